@@ -1,0 +1,53 @@
+"""Helpers every benchmark shares: machine facts, a table printer and the JSON writer."""
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from recsys.io import atomic_write_json  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def machine() -> dict:
+    import torch
+
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def print_table(rows: list[dict], columns: list[str]) -> None:
+    cells = [[_fmt(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        print("| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 10 else f"{v:,.1f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "" if v is None else str(v)
+
+
+def write_results(name: str, payload: dict) -> Path:
+    path = RESULTS / f"{name}.json"
+    atomic_write_json(path, {"machine": machine(), "command": " ".join(sys.argv), **payload})
+    print(f"wrote {path.relative_to(ROOT)}")
+    return path

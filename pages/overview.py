@@ -1,0 +1,55 @@
+"""Overview: dataset statistics (size, sparsity, long tail, user activity) and the model scoreboard."""
+import numpy as np
+import plotly.express as px
+import streamlit as st
+
+from pages import state
+from recsys.errors import RecsysError
+
+name = state.current_dataset()
+st.title("Overview")
+try:
+    ds = state.get_dataset(name)
+except RecsysError as e:
+    state.show_error(e)
+    st.stop()
+
+stats = ds.stats()
+cols = st.columns(4)
+cols[0].metric("Users", f"{stats['users']:,}")
+cols[1].metric("Items", f"{stats['items']:,}")
+cols[2].metric("Interactions", f"{stats['interactions']:,}")
+cols[3].metric("Sparsity", f"{stats['sparsity']:.2%}")
+if ds.report:
+    st.caption(" · ".join(ds.report.lines()[1:]) or "No rows were dropped while loading.")
+
+left, right = st.columns(2)
+popularity = np.sort(ds.item_popularity())[::-1]
+share = np.cumsum(popularity) / popularity.sum()
+head = int(np.searchsorted(share, 0.8)) + 1
+fig = px.area(x=np.arange(1, len(popularity) + 1), y=popularity, log_y=True,
+              labels={"x": "item rank by popularity", "y": "interactions"},
+              title=f"Long tail: the top {head:,} items ({head / len(popularity):.0%}) "
+                    "hold 80% of interactions")
+left.plotly_chart(fig)
+activity = ds.user_activity()
+fig = px.histogram(x=activity, nbins=50, log_y=True, labels={"x": "interactions per user"},
+                   title=f"User activity (median {np.median(activity):.0f})")
+right.plotly_chart(fig)
+
+st.subheader("Model scoreboard")
+st.caption("Test split, leave-one-out by time, full ranking over all items, history excluded.")
+board = state.scoreboard(name)
+missing = state.missing_models(name)
+if not board.empty:
+    shown = [c for c in ("hr@10", "ndcg@10", "mrr@10", "recall@20", "coverage@10", "gini@10",
+                         "fit seconds") if c in board.columns]
+    st.dataframe(board[shown].style.format(precision=4))
+    st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
+                       mime="text/csv")
+if missing:
+    st.info(f"Not built yet: {', '.join(missing)}. Build them here, or run `make build` "
+            "(`python -m recsys build`) in a shell.")
+    if st.button("Build missing models", type="primary"):
+        state.build_missing(name)
+        st.rerun()

@@ -1,0 +1,167 @@
+"""The trained-model store: data/artifacts/<dataset fingerprint>/<model>-<config hash>/.
+
+Each artifact folder holds the model's own files (``Recommender.save``) and ``manifest.json``: library
+version, creation time, hyper-parameters, config hash, the training data's fingerprint, metrics, and a
+SHA-256 of every file. A save is written into a hidden temporary folder and renamed into place, so a
+killed process leaves no artifact that loads. A load verifies the checksums, the version and the config
+first; anything that does not match raises ArtifactError (and the pipeline rebuilds it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from recsys import __version__
+from recsys.data.dataset import Dataset
+from recsys.errors import ArtifactError
+from recsys.io import atomic_write_json
+from recsys.models.registry import model_class
+
+MANIFEST = "manifest.json"
+
+
+def data_root() -> Path:
+    """$RECLENS_DATA, or the data/ folder beside the recsys package."""
+    return Path(os.environ.get("RECLENS_DATA") or Path(__file__).resolve().parents[1] / "data")
+
+
+def default_root() -> Path:
+    return data_root() / "artifacts"
+
+
+def config_hash(model: str, params: dict) -> str:
+    blob = json.dumps({"model": model, "params": params}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class ArtifactKey:
+    fingerprint: str
+    model: str
+    config: str
+
+    @property
+    def relpath(self) -> Path:
+        return Path(self.fingerprint) / f"{self.model}-{self.config}"
+
+
+class ArtifactStore:
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    def key(self, model: str, params: dict, train: Dataset) -> ArtifactKey:
+        return ArtifactKey(train.fingerprint(), model, config_hash(model, params))
+
+    def path(self, key: ArtifactKey) -> Path:
+        return self.root / key.relpath
+
+    def save(self, model, train: Dataset, *, metrics: dict | None = None, extra: dict | None = None
+             ) -> Path:
+        """Store a fitted model atomically; an existing artifact with the same key is replaced."""
+        key = self.key(model.name, model.get_params(), train)
+        final = self.path(key)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".tmp-{final.name}-"))
+        try:
+            tmp.chmod(0o755)
+            model.save(tmp)
+            files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            manifest = {
+                "library_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "model": model.name, "params": model.get_params(), "config_hash": key.config,
+                "dataset": {"fingerprint": key.fingerprint, "name": train.name, "users": train.n_users,
+                            "items": train.n_items, "interactions": train.n_interactions},
+                "metrics": metrics or {}, "files": files, **(extra or {}),
+            }
+            atomic_write_json(tmp / MANIFEST, manifest)
+            if final.exists():
+                old = final.with_name(f".old-{final.name}-{os.getpid()}")
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def manifest(self, key: ArtifactKey) -> dict:
+        """The verified manifest of an artifact; ArtifactError if missing, stale or corrupt."""
+        path = self.path(key)
+        if not path.is_dir():
+            raise ArtifactError(f"no artifact at {path}")
+        try:
+            manifest = json.loads((path / MANIFEST).read_text())
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"{path}: manifest unreadable ({e})") from None
+        if manifest.get("library_version") != __version__:
+            raise ArtifactError(f"{path}: built by recsys {manifest.get('library_version')}, "
+                                f"this is {__version__}")
+        if manifest.get("config_hash") != key.config or manifest.get("model") != key.model:
+            raise ArtifactError(f"{path}: built for another model or config")
+        if manifest.get("dataset", {}).get("fingerprint") != key.fingerprint:
+            raise ArtifactError(f"{path}: built on other data")
+        files = manifest.get("files") or {}
+        if not files:
+            raise ArtifactError(f"{path}: manifest lists no files")
+        for name, digest in files.items():
+            f = path / name
+            if not f.is_file() or _sha256(f) != digest:
+                raise ArtifactError(f"{path}: {name} is missing or does not match its checksum")
+        return manifest
+
+    def load(self, key: ArtifactKey):
+        """The verified model stored under ``key``."""
+        self.manifest(key)
+        return model_class(key.model).load(self.path(key))
+
+    def update_metrics(self, key: ArtifactKey, metrics: dict) -> None:
+        manifest = self.manifest(key)
+        manifest["metrics"] = {**manifest.get("metrics", {}), **metrics}
+        atomic_write_json(self.path(key) / MANIFEST, manifest)
+
+    def list(self, fingerprint: str | None = None) -> list[dict]:
+        """Manifests of every readable artifact (of one dataset, if given), newest first."""
+        out = []
+        roots = [self.root / fingerprint] if fingerprint else (
+            [p for p in self.root.iterdir() if p.is_dir()] if self.root.is_dir() else [])
+        for folder in roots:
+            if not folder.is_dir():
+                continue
+            for art in folder.iterdir():
+                if art.name.startswith(".") or not (art / MANIFEST).is_file():
+                    continue
+                try:
+                    m = json.loads((art / MANIFEST).read_text())
+                except (OSError, ValueError):
+                    continue
+                m["path"] = str(art)
+                out.append(m)
+        return sorted(out, key=lambda m: m.get("created", ""), reverse=True)
+
+    def clean_temporary(self) -> int:
+        """Remove leftovers of interrupted saves; returns how many."""
+        n = 0
+        if self.root.is_dir():
+            for leftover in self.root.glob("*/.tmp-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+                n += 1
+            for leftover in self.root.glob("*/.old-*"):
+                shutil.rmtree(leftover, ignore_errors=True)
+                n += 1
+        return n

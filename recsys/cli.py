@@ -1,0 +1,190 @@
+"""``python -m recsys``: dataset info, training, evaluation and recommendations from the shell.
+
+Exit status: 0 on success, 2 on bad input (with a one-line message on stderr), as argparse does.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys import __version__
+from recsys.artifacts import ArtifactStore
+from recsys.data import EMBEDDED, FORMATS, load_dataset
+from recsys.errors import ParameterError, RecsysError
+from recsys.evaluate import evaluate, results_frame
+from recsys.io import atomic_write_json
+from recsys.models import model_names
+from recsys.pipeline import DEFAULT_MODELS, build_model
+from recsys.progress import TqdmProgress
+from recsys.split import PROTOCOLS, make_split
+
+
+def _parse_params(pairs: list[str]) -> dict:
+    """key=value pairs; values are read as JSON when they parse (numbers, true, null), else strings."""
+    params = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise ParameterError(f"--param expects key=value, got {pair!r}")
+        key, raw = pair.split("=", 1)
+        try:
+            params[key.strip()] = json.loads(raw)
+        except ValueError:
+            params[key.strip()] = raw
+    return params
+
+
+def _dataset(args):
+    kwargs = {"min_user_interactions": args.min_user, "min_item_interactions": args.min_item,
+              "rating_threshold": args.rating_threshold}
+    if args.format in ("csv", "parquet") or (args.dataset != EMBEDDED and Path(args.dataset).is_file()):
+        kwargs.update(user_col=args.user_col, item_col=args.item_col, rating_col=args.rating_col,
+                      timestamp_col=args.timestamp_col, sep=args.sep, items_path=args.items)
+    return load_dataset(args.dataset, format=args.format, **kwargs)
+
+
+def _store(args) -> ArtifactStore:
+    return ArtifactStore(args.artifacts)
+
+
+def _models(args) -> list[str]:
+    return args.model or list(DEFAULT_MODELS)
+
+
+def cmd_info(args) -> int:
+    ds = _dataset(args)
+    for line in (ds.report.lines() if ds.report else []):
+        print(f"# {line}")
+    stats = ds.stats()
+    width = max(map(len, stats))
+    for key, value in stats.items():
+        shown = f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else (
+            f"{value:.4f}" if isinstance(value, float) else value)
+        print(f"{key:<{width}}  {shown}")
+    return 0
+
+
+def _build(args, name, split, force=False):
+    with TqdmProgress(f"{name}", disable=args.quiet or None) as bar:
+        return build_model(name, split, params=_parse_params(args.param), store=_store(args),
+                           force=force, progress=bar)
+
+
+def cmd_train(args) -> int:
+    split = make_split(_dataset(args), args.split)
+    for name in _models(args):
+        built = _build(args, name, split, force=args.force)
+        how = "loaded (already built)" if built.loaded else f"trained in {built.manifest['fit_seconds']} s"
+        print(f"{name}: {how} -> {_store(args).path(_store(args).key(name, built.model.get_params(), split.train))}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    split = make_split(_dataset(args), args.split)
+    results = []
+    for name in _models(args):
+        model = _build(args, name, split).model
+        with TqdmProgress(f"evaluating {name}", disable=args.quiet or None) as bar:
+            results.append(evaluate(model, split.test, split.train, k=args.k, protocol=split.protocol,
+                                    progress=bar))
+    table = results_frame(results)
+    shown = [c for c in table.columns if c.split("@")[0] in args.metrics or c == "eval_seconds"]
+    print(f"# {split.train.name}: {split.description}, full ranking over {split.train.n_items:,} items, "
+          f"history excluded, {len(split.test):,} test users")
+    with pd.option_context("display.width", 200, "display.max_columns", 50):
+        print(table[shown].round(4).to_string())
+    if args.json:
+        atomic_write_json(args.json, {"dataset": split.train.name, "protocol": split.protocol,
+                                      "results": [r.to_dict() for r in results]})
+        print(f"# wrote {args.json}")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    ds = _dataset(args)
+    split = make_split(ds, args.split)
+    user = ds.user_index(args.user)
+    history = ds.sequences()[user]
+    for name in _models(args):
+        model = _build(args, name, split).model
+        items, scores = model.recommend(history, k=args.k[0])
+        print(f"# {name}: top {len(items)} for user {args.user} ({len(history)} items in history)")
+        frame = pd.DataFrame({"rank": np.arange(1, len(items) + 1), "item": ds.item_ids[items],
+                              "score": np.round(scores, 4), "title": ds.items["title"].to_numpy()[items],
+                              "genres": ds.items["genres"].to_numpy()[items]})
+        print(frame.to_string(index=False))
+    return 0
+
+
+def cmd_build(args) -> int:
+    """Build every default model that is missing (what `make run` does before starting the app)."""
+    split = make_split(_dataset(args), args.split)
+    for name in _models(args):
+        built = _build(args, name, split)
+        print(f"{name}: {'up to date' if built.loaded else 'built'}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m recsys", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"recsys {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("dataset")
+    g.add_argument("--dataset", default=EMBEDDED,
+                   help=f"'{EMBEDDED}' (embedded, default) or a path to a dataset folder or file")
+    g.add_argument("--format", default="auto", choices=FORMATS)
+    g.add_argument("--min-user", type=int, default=0, help="k-core: minimum interactions per user")
+    g.add_argument("--min-item", type=int, default=0, help="k-core: minimum interactions per item")
+    g.add_argument("--rating-threshold", type=float, default=None,
+                   help="implicit feedback: keep ratings >= this")
+    g.add_argument("--user-col", default="user")
+    g.add_argument("--item-col", default="item")
+    g.add_argument("--rating-col", default=None)
+    g.add_argument("--timestamp-col", default=None)
+    g.add_argument("--sep", default=None, help="delimiter of a CSV file (sniffed by default)")
+    g.add_argument("--items", default=None, help="an items file for a generic CSV dataset")
+    common.add_argument("--split", default="loo", choices=PROTOCOLS)
+    common.add_argument("--artifacts", default=None, help="artifact store folder (data/artifacts)")
+    common.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument("--model", action="append", choices=model_names(),
+                       help=f"model name, repeatable (default: {', '.join(DEFAULT_MODELS)})")
+    model.add_argument("--param", action="append", default=[], help="hyper-parameter key=value")
+    model.add_argument("--k", type=int, nargs="+", default=[10, 20])
+
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("info", parents=[common], help="dataset statistics").set_defaults(fn=cmd_info)
+    t = sub.add_parser("train", parents=[common, model], help="train and store models")
+    t.add_argument("--force", action="store_true", help="retrain even if an artifact exists")
+    t.set_defaults(fn=cmd_train)
+    e = sub.add_parser("evaluate", parents=[common, model], help="full-ranking evaluation on the test split")
+    e.add_argument("--json", default=None, help="also write the results to this JSON file")
+    e.add_argument("--metrics", nargs="+", default=["hr", "ndcg", "mrr", "recall", "coverage"],
+                   help="metric names to print")
+    e.set_defaults(fn=cmd_evaluate)
+    r = sub.add_parser("recommend", parents=[common, model], help="recommendations for one user")
+    r.add_argument("--user", required=True, help="raw user id")
+    r.set_defaults(fn=cmd_recommend)
+    sub.add_parser("build", parents=[common, model], help="build every missing default model"
+                   ).set_defaults(fn=cmd_build)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if any(k <= 0 for k in getattr(args, "k", [1])):
+        p.exit(2, f"{p.prog}: error: --k must be positive\n")
+    try:
+        return args.fn(args)
+    except RecsysError as e:
+        print(f"{p.prog}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{p.prog}: interrupted; nothing half-written was kept", file=sys.stderr)
+        return 130

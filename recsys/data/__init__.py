@@ -1,0 +1,63 @@
+"""Datasets: the ``Dataset`` type and loaders for MovieLens and generic files.
+
+``load_dataset("ml-100k")`` gives the embedded default; a folder or file path is recognised by its
+files (``format="auto"``), or the format is named: ml-100k, ml-dat (ml-1m/ml-10m), ml-csv
+(ml-20m/ml-25m/ml-latest), atomic (RecBole), csv / parquet (generic).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from recsys.data.dataset import Dataset, LoadReport, build_dataset
+from recsys.data.generic import load_interactions
+from recsys.data.movielens import (EMBEDDED, load_atomic, load_embedded, load_ml100k_raw, load_ml_csv,
+                                   load_ml_dat)
+from recsys.data.ragged import Ragged
+from recsys.errors import DataError
+
+FORMATS = ("auto", "ml-100k", "ml-dat", "ml-csv", "atomic", "csv", "parquet")
+
+__all__ = ["Dataset", "LoadReport", "Ragged", "DataError", "build_dataset", "load_dataset",
+           "load_interactions", "load_embedded", "detect_format", "FORMATS", "EMBEDDED"]
+
+
+def detect_format(path: str | Path) -> str:
+    """Name the format of a dataset folder or file from the files it holds."""
+    path = Path(path)
+    if path.is_dir():
+        for marker, fmt in (("u.data", "ml-100k"), ("ratings.dat", "ml-dat"),
+                            ("ratings.csv", "ml-csv")):
+            if (path / marker).exists():
+                return fmt
+        if any(path.glob("*.inter")):
+            return "atomic"
+        raise DataError("no known dataset files here (u.data, ratings.dat, ratings.csv or *.inter)",
+                        file=str(path))
+    if not path.exists():
+        raise DataError("no such file or folder", file=str(path))
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".inter":
+        return "atomic"
+    return "csv"
+
+
+def load_dataset(source: str | Path = EMBEDDED, *, format: str = "auto", **kwargs) -> Dataset:
+    """Load a dataset by name ("ml-100k", the embedded default) or path.
+
+    ``kwargs`` go to the loader: filters (``min_user_interactions``, ``min_item_interactions``,
+    ``rating_threshold``) for every format, and column names for csv / parquet.
+    """
+    if format not in FORMATS:
+        raise DataError(f"unknown format {format!r}; choose one of {', '.join(FORMATS)}")
+    if str(source) == EMBEDDED and format in ("auto", "atomic") and not Path(source).exists():
+        return load_embedded(**kwargs)
+    fmt = detect_format(source) if format == "auto" else format
+    if fmt in ("csv", "parquet"):
+        return load_interactions(source, **kwargs)
+    path = Path(source)
+    folder = path if path.is_dir() else path.parent
+    loader = {"ml-100k": load_ml100k_raw, "ml-dat": load_ml_dat, "ml-csv": load_ml_csv,
+              "atomic": load_atomic}[fmt]
+    return loader(folder, **kwargs)

@@ -1,0 +1,136 @@
+"""Full-ranking evaluation: every model ranks all items for every held-out user, history excluded.
+
+Users are scored in batches sized to a memory budget, so a million users over tens of thousands of items
+never need the full score matrix. Results keep per-user values (for paired comparisons and segments) next
+to the means.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recsys import metrics as M
+from recsys.data.dataset import Dataset
+from recsys.errors import ParameterError
+from recsys.models.base import Recommender
+from recsys.progress import Progress
+from recsys.ranking import mask_history, top_k
+from recsys.split import HeldOut
+
+DEFAULT_K = (10, 20)
+SCORE_BUDGET_BYTES = 256 * 2**20
+
+
+@dataclass
+class EvalResult:
+    """Means in ``metrics`` ('ndcg@10': 0.07, ...); ``per_user`` holds the per-user ranking metrics
+    (aligned with ``users``) and ``rank``, the 1-based rank of each user's first target item."""
+
+    model: str
+    protocol: str
+    k: tuple[int, ...]
+    metrics: dict[str, float]
+    users: np.ndarray
+    per_user: dict[str, np.ndarray] = field(repr=False)
+    seconds: float = 0.0
+    exclude_seen: bool = True
+    candidates: str = "full ranking"
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "protocol": self.protocol, "k": list(self.k),
+                "candidates": self.candidates, "exclude_seen": self.exclude_seen,
+                "n_users": int(len(self.users)), "seconds": round(self.seconds, 3),
+                "metrics": {k: float(v) for k, v in self.metrics.items()}}
+
+    def per_user_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"user": self.users, **self.per_user})
+
+
+def _batch_size(n_items: int, budget: int = SCORE_BUDGET_BYTES) -> int:
+    # Score matrix (float32) plus the relevance mask (bool) per row.
+    return max(1, budget // (5 * max(n_items, 1)))
+
+
+def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_K,
+             exclude_seen: bool = True, protocol: str = "loo", batch_size: int | None = None,
+             progress: Progress | None = None) -> EvalResult:
+    """Rank all items for each held-out user and compute ranking and beyond-accuracy metrics at ``k``.
+
+    ``train`` supplies item popularity (novelty, popularity bias) and genres (intra-list diversity).
+    """
+    ks = tuple(sorted({int(x) for x in np.atleast_1d(k)}))
+    if not ks or ks[0] <= 0:
+        raise ParameterError(f"k must be positive integers, got {k!r}")
+    if len(heldout) == 0:
+        raise ParameterError("no held-out users to evaluate")
+    start = time.perf_counter()
+    n_items = train.n_items
+    k_max = min(ks[-1], n_items)
+    popularity = train.item_popularity()
+    genres, _ = train.genre_matrix()
+    batch = batch_size or _batch_size(n_items)
+
+    per_user: dict[str, list[np.ndarray]] = {}
+    counts = {kk: np.zeros(n_items, np.int64) for kk in ks}
+    n = len(heldout)
+    for lo in range(0, n, batch):
+        hi = min(lo + batch, n)
+        histories = heldout.histories.rows(lo, hi)
+        targets = heldout.targets.take(np.arange(lo, hi))
+        scores = model.score(histories, users=heldout.users[lo:hi])
+        if exclude_seen:
+            mask_history(scores, histories)
+        items, _ = top_k(scores, k_max)
+        relevant = np.zeros(scores.shape, dtype=bool)
+        relevant[targets.row_ids(), targets.values] = True
+        valid = items >= 0
+        hits = relevant[np.arange(hi - lo)[:, None], np.where(valid, items, 0)] & valid
+        n_rel = targets.lengths
+        # Rank of the first target: 1 + the number of items scored strictly higher.
+        first = targets.values[targets.indptr[:-1]]
+        target_score = scores[np.arange(hi - lo), first]
+        _append(per_user, "rank", (scores > target_score[:, None]).sum(axis=1) + 1)
+        for kk in ks:
+            h, top = hits[:, :kk], items[:, :kk]
+            for name, metric in M.RANKING_METRICS.items():
+                _append(per_user, f"{name}@{kk}", metric.fn(h, n_rel))
+            _append(per_user, f"novelty@{kk}", M.novelty(top, popularity, train.n_users))
+            _append(per_user, f"ild@{kk}", M.intra_list_diversity(top, genres))
+            _append(per_user, f"mean_pop@{kk}", M.mean_popularity(top, popularity))
+            counts[kk] += np.bincount(top[top >= 0], minlength=n_items)
+        if progress:
+            progress(hi / n, f"{hi:,}/{n:,} users")
+
+    arrays = {name: np.concatenate(parts) for name, parts in per_user.items()}
+    means = {name: _nanmean(values) for name, values in arrays.items() if name != "rank"}
+    for kk in ks:
+        means[f"coverage@{kk}"] = M.coverage(counts[kk])
+        means[f"gini@{kk}"] = M.gini(counts[kk])
+    ordered = {name: means[name] for name in _metric_order(ks) if name in means}
+    return EvalResult(model=getattr(model, "name", type(model).__name__), protocol=protocol, k=ks,
+                      metrics=ordered, users=heldout.users.copy(), per_user=arrays,
+                      seconds=time.perf_counter() - start, exclude_seen=exclude_seen)
+
+
+def _nanmean(values: np.ndarray) -> float:
+    """The mean over defined values (ILD is undefined for one-item lists): NaN if none."""
+    defined = values[~np.isnan(values)]
+    return float(defined.mean()) if len(defined) else float("nan")
+
+
+def _append(store: dict, key: str, values: np.ndarray) -> None:
+    store.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
+
+
+def _metric_order(ks) -> list[str]:
+    names = list(M.RANKING_METRICS) + ["coverage", "novelty", "ild", "mean_pop", "gini"]
+    return [f"{name}@{kk}" for kk in ks for name in names]
+
+
+def results_frame(results: list[EvalResult]) -> pd.DataFrame:
+    """One row per model, one column per metric."""
+    return pd.DataFrame([{"model": r.model, **r.metrics, "eval_seconds": r.seconds} for r in results]
+                        ).set_index("model")

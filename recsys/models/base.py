@@ -1,0 +1,221 @@
+"""The model contract every recommender follows, and what they share.
+
+A model is configured by keyword-only hyper-parameters in ``__init__`` (stored as given, no work done),
+learns in ``fit(train)`` (which returns self), and keeps what it learned in attributes ending in ``_``.
+It scores *histories* — ordered arrays of item ids — so one code path serves a training user, a user of
+a held-out split, a cold-start user and a user composed in the app. Models with per-user parameters use
+them when ``users`` names known users, and fold the history in otherwise.
+
+Saving writes ``config.json`` (model name, hyper-parameters, scalar state) and ``arrays.npz`` (numpy and
+scipy.sparse state, loaded with allow_pickle=False). Torch models add a safetensors file.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import ClassVar, Sequence
+
+import numpy as np
+from scipy import sparse
+
+from recsys.data.dataset import Dataset
+from recsys.data.ragged import Ragged
+from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
+from recsys.io import atomic_save_npz, atomic_write_json, load_npz
+from recsys.progress import Progress
+from recsys.ranking import mask_history, top_k
+
+Histories = Sequence[np.ndarray] | Ragged
+
+CONFIG_FILE = "config.json"
+ARRAYS_FILE = "arrays.npz"
+
+
+class Recommender(ABC):
+    """Base class: ``fit``, ``score``, ``recommend``, embeddings, ``save`` / ``load``."""
+
+    name: ClassVar[str] = ""
+
+    # -- hyper-parameters (scikit-learn style) -----------------------------------------------------------
+    @classmethod
+    def param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values() if p.kind == p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in self.param_names()}
+
+    def set_params(self, **params) -> "Recommender":
+        unknown = set(params) - set(self.param_names())
+        if unknown:
+            raise ParameterError(f"{self.name} has no parameter(s) {', '.join(sorted(unknown))}; "
+                                 f"it takes {', '.join(self.param_names()) or 'none'}")
+        for key, value in params.items():
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- learning -----------------------------------------------------------------------------------------
+    @abstractmethod
+    def fit(self, train: Dataset, *, progress: Progress | None = None) -> "Recommender":
+        """Learn from ``train``; return self."""
+
+    @abstractmethod
+    def _score(self, histories: list[np.ndarray], users: np.ndarray | None) -> np.ndarray:
+        """Scores (len(histories), n_items_) for validated histories; higher is better."""
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "n_items_")
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"{self.name or type(self).__name__} is not fitted: call fit() first")
+
+    # -- scoring --------------------------------------------------------------------------------------------
+    def _check_histories(self, histories: Histories) -> list[np.ndarray]:
+        rows = histories.rows() if isinstance(histories, Ragged) else list(histories)
+        out = []
+        for h in rows:
+            h = np.asarray(h)
+            if h.size and not np.issubdtype(h.dtype, np.integer):
+                raise DataError(f"a history must hold integer item ids, got {h.dtype}")
+            h = h.astype(np.int64, copy=False)
+            if h.size and (h.min() < 0 or h.max() >= self.n_items_):
+                bad = h[(h < 0) | (h >= self.n_items_)]
+                raise DataError(f"history has unknown item id(s) {bad[:5].tolist()}: this model knows "
+                                f"items 0..{self.n_items_ - 1}")
+            out.append(h)
+        return out
+
+    def _check_users(self, users, n: int) -> np.ndarray | None:
+        if users is None:
+            return None
+        users = np.atleast_1d(np.asarray(users, dtype=np.int64))
+        if len(users) != n:
+            raise DataError(f"got {len(users)} users for {n} histories")
+        return users
+
+    def score(self, histories: Histories, users: np.ndarray | None = None) -> np.ndarray:
+        """Scores of every item for each history: float32 (n_histories, n_items)."""
+        self._check_fitted()
+        rows = self._check_histories(histories)
+        scores = self._score(rows, self._check_users(users, len(rows)))
+        return np.asarray(scores, dtype=np.float32)
+
+    def recommend(self, history, k: int = 10, exclude_seen: bool = True, users=None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """The top-``k`` items and their scores.
+
+        One history (a 1-D array or list of item ids) gives 1-D arrays; a batch (list of arrays or a
+        Ragged) gives 2-D arrays, where rows with fewer than ``k`` candidates are padded with item -1
+        and score -inf. ``k`` above the catalogue is cut to the catalogue size.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+            raise ParameterError(f"k must be a positive integer, got {k!r}")
+        single = _is_single(history)
+        batch = [np.asarray(history)] if single else history
+        self._check_fitted()
+        rows = self._check_histories(batch)
+        scores = np.array(self._score(rows, self._check_users(
+            None if users is None else np.atleast_1d(users), len(rows))), dtype=np.float32)
+        if exclude_seen:
+            mask_history(scores, rows)
+        items, top = top_k(scores, int(k))
+        if single:
+            keep = items[0] >= 0
+            return items[0][keep], top[0][keep]
+        return items, top
+
+    # -- embeddings (None for models without them) ------------------------------------------------------------
+    def item_embeddings(self) -> np.ndarray | None:
+        """One vector per item (n_items, dim), or None."""
+        return None
+
+    def user_embedding(self, history) -> np.ndarray | None:
+        """A vector for a history (dim,), or None."""
+        return None
+
+    # -- persistence -------------------------------------------------------------------------------------------
+    def _fitted_state(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to the folder ``path`` (created if needed)."""
+        self._check_fitted()
+        path = Path(path)
+        arrays, state = {}, {}
+        for key, value in self._fitted_state().items():
+            if isinstance(value, np.ndarray):
+                if value.dtype == object:
+                    raise TypeError(f"{key}: object arrays cannot be saved without pickle")
+                arrays[key] = value
+            elif sparse.issparse(value):
+                csr = sparse.csr_matrix(value)
+                arrays.update({f"{key}.data": csr.data, f"{key}.indices": csr.indices,
+                               f"{key}.indptr": csr.indptr})
+                state[key] = {"__sparse_shape__": list(csr.shape)}
+            elif isinstance(value, (bool, int, float, str, list, dict, type(None), np.generic)):
+                state[key] = value.item() if isinstance(value, np.generic) else value
+            elif not self._save_extra(key, value, path):
+                raise TypeError(f"{type(self).__name__}.{key}: cannot save a {type(value).__name__}")
+        atomic_save_npz(path / ARRAYS_FILE, arrays)
+        atomic_write_json(path / CONFIG_FILE, {"model": self.name, "params": self.get_params(),
+                                               "state": state})
+        return path
+
+    def _save_extra(self, key: str, value, path: Path) -> bool:
+        """Hook for state numpy cannot hold (torch modules); return True when handled."""
+        return False
+
+    def _load_extra(self, path: Path) -> None:
+        """Hook to restore what ``_save_extra`` wrote."""
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Recommender":
+        path = Path(path)
+        config = read_config(path)
+        if cls.name and config.get("model") != cls.name:
+            raise ArtifactError(f"{path} holds a {config.get('model')!r} model, not {cls.name!r}")
+        model = cls(**config["params"])
+        try:
+            arrays = load_npz(path / ARRAYS_FILE)
+        except (OSError, ValueError) as e:
+            raise ArtifactError(f"{path / ARRAYS_FILE}: unreadable ({e})") from None
+        for key, value in config["state"].items():
+            if isinstance(value, dict) and "__sparse_shape__" in value:
+                value = sparse.csr_matrix((arrays.pop(f"{key}.data"), arrays.pop(f"{key}.indices"),
+                                           arrays.pop(f"{key}.indptr")),
+                                          shape=tuple(value["__sparse_shape__"]))
+            setattr(model, key, value)
+        for key, value in arrays.items():
+            setattr(model, key, value)
+        model._load_extra(path)
+        return model
+
+
+def read_config(path: Path) -> dict:
+    try:
+        config = json.loads((Path(path) / CONFIG_FILE).read_text())
+    except (OSError, ValueError) as e:
+        raise ArtifactError(f"{Path(path) / CONFIG_FILE}: unreadable ({e})") from None
+    if not isinstance(config, dict) or not {"model", "params", "state"} <= set(config):
+        raise ArtifactError(f"{Path(path) / CONFIG_FILE}: not a saved model")
+    return config
+
+
+def _is_single(history) -> bool:
+    """One history (1-D ids) rather than a batch of histories."""
+    if isinstance(history, Ragged):
+        return False
+    if isinstance(history, np.ndarray):
+        if history.ndim > 1:
+            raise DataError("pass one history as a 1-D array, or a batch as a list of 1-D arrays")
+        return history.dtype != object
+    seq = list(history)
+    return not seq or all(isinstance(x, (int, np.integer)) for x in seq)

@@ -1,0 +1,38 @@
+"""Turning score matrices into ranked lists: history masking and a deterministic top-k."""
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.data.ragged import Ragged
+
+
+def mask_history(scores: np.ndarray, histories: list[np.ndarray] | Ragged) -> np.ndarray:
+    """Set each row's history items to -inf, in place, and return ``scores``."""
+    if isinstance(histories, Ragged):
+        rows, cols = histories.row_ids(), histories.values
+    else:
+        lengths = np.fromiter((len(h) for h in histories), np.int64, count=len(histories))
+        rows = np.repeat(np.arange(len(histories)), lengths)
+        cols = np.concatenate(histories).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
+    scores[rows, cols] = -np.inf
+    return scores
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best items per row, best first; ties go to the smaller item id.
+
+    Positions with a score of -inf (masked items, when k exceeds what is left) get item -1.
+    """
+    n, m = scores.shape
+    k = min(k, m)
+    if k < m:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(m), (n, m))
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # lexsort's last key is primary: by score descending, then by item id.
+    order = np.lexsort((part, -part_scores), axis=1)
+    items = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    top = np.take_along_axis(part_scores, order, axis=1)
+    items[~np.isfinite(top) & (top < 0)] = -1
+    return items, top

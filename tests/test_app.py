@@ -1,0 +1,53 @@
+"""The Streamlit app, headless through streamlit.testing.v1.AppTest."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from recsys.data import load_dataset
+from recsys.pipeline import build_all
+
+TIMEOUT = 60
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+
+
+def test_overview_renders_dataset_statistics():
+    at = app().run()
+    assert not at.exception
+    values = {m.label: m.value for m in at.metric}
+    assert values["Users"] == "943" and values["Items"] == "1,682"
+    assert values["Interactions"] == "100,000"
+    assert at.sidebar.selectbox[0].value == "ml-100k"
+    assert at.query_params["dataset"] == "ml-100k"
+
+
+def test_missing_models_are_announced_then_built_on_request():
+    at = app().run()
+    assert any("Not built yet" in i.value for i in at.info)
+    at.button[0].click().run()
+    assert not at.exception
+    assert not any("Not built yet" in i.value for i in at.info)
+    assert len(at.dataframe) == 1
+
+
+def test_scoreboard_shows_built_models():
+    build_all(load_dataset())
+    at = app().run()
+    assert not at.exception and len(at.dataframe) == 1
+    assert not any("Not built yet" in i.value for i in at.info)
+    board = at.dataframe[0].value
+    assert "pop" in board.index and 0.04 < board.loc["pop", "ndcg@10"] < 0.05
+
+
+def test_unknown_dataset_in_url_falls_back_with_a_warning():
+    at = app()
+    at.query_params["dataset"] = "../../etc"
+    at.run()
+    assert not at.exception
+    assert any("Unknown dataset" in w.value for w in at.warning)
+    assert at.sidebar.selectbox[0].value == "ml-100k"

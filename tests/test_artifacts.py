@@ -1,0 +1,137 @@
+"""The artifact store: keys, verified loads, corrupt / stale detection, atomic saves, rebuilds."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import recsys
+from recsys.artifacts import ArtifactStore
+from recsys.errors import ArtifactError
+from recsys.models import get_model
+from recsys.pipeline import build_model
+from recsys.split import leave_one_out
+
+
+@pytest.fixture
+def setup(tiny, tmp_path):
+    store = ArtifactStore(tmp_path / "artifacts")
+    model = get_model("pop").fit(tiny)
+    path = store.save(model, tiny, metrics={"ndcg@10": 0.5})
+    return store, store.key("pop", model.get_params(), tiny), path, model
+
+
+def test_layout_and_manifest(setup, tiny):
+    store, key, path, _ = setup
+    assert path == store.root / tiny.fingerprint() / f"pop-{key.config}"
+    manifest = store.manifest(key)
+    assert manifest["library_version"] == recsys.__version__
+    assert manifest["metrics"] == {"ndcg@10": 0.5}
+    assert set(manifest["files"]) == {"config.json", "arrays.npz"}
+    assert manifest["dataset"]["fingerprint"] == tiny.fingerprint()
+    assert [m["model"] for m in store.list(tiny.fingerprint())] == ["pop"]
+
+
+def test_round_trip(setup):
+    store, key, _, model = setup
+    loaded = store.load(key)
+    assert np.array_equal(loaded.popularity_, model.popularity_)
+
+
+def test_config_hash_separates_parameters(setup, tiny):
+    store, key, _, _ = setup
+    other = store.key("pop", {"half_life_days": 7.0}, tiny)
+    assert other.config != key.config
+    with pytest.raises(ArtifactError, match="no artifact"):
+        store.load(other)
+
+
+def test_bit_flip_is_detected(setup):
+    store, key, path, _ = setup
+    data = bytearray((path / "arrays.npz").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (path / "arrays.npz").write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="checksum"):
+        store.load(key)
+
+
+def test_truncated_file_is_detected(setup):
+    store, key, path, _ = setup
+    data = (path / "arrays.npz").read_bytes()
+    (path / "arrays.npz").write_bytes(data[: len(data) // 3])
+    with pytest.raises(ArtifactError):
+        store.load(key)
+
+
+def test_other_library_version_is_refused(setup):
+    store, key, path, _ = setup
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["library_version"] = "0.0.0-old"
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="built by recsys 0.0.0-old"):
+        store.load(key)
+
+
+def test_edited_config_is_refused(setup):
+    store, key, path, _ = setup
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["config_hash"] = "0" * 12
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="another model or config"):
+        store.load(key)
+
+
+def test_garbage_manifest(setup):
+    store, key, path, _ = setup
+    (path / "manifest.json").write_bytes(b"\x00\xff not json")
+    with pytest.raises(ArtifactError, match="manifest unreadable"):
+        store.load(key)
+
+
+def test_a_save_killed_midway_leaves_nothing_loadable(tiny, tmp_path, monkeypatch):
+    store = ArtifactStore(tmp_path / "artifacts")
+    model = get_model("pop").fit(tiny)
+
+    def crash(path):
+        (path / "arrays.npz").write_bytes(b"half")
+        raise KeyboardInterrupt  # what a kill -INT mid-save looks like
+    monkeypatch.setattr(model, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(model, tiny)
+    key = store.key("pop", model.get_params(), tiny)
+    with pytest.raises(ArtifactError, match="no artifact"):
+        store.load(key)
+    assert not list((store.root / tiny.fingerprint()).iterdir())  # the temporary folder is gone
+
+
+def test_leftover_temporary_folders_are_ignored_and_cleaned(setup, tiny):
+    store, key, path, _ = setup
+    leftover = path.parent / f".tmp-{path.name}-x"
+    leftover.mkdir()
+    (leftover / "arrays.npz").write_bytes(b"junk")
+    assert [m["model"] for m in store.list()] == ["pop"]
+    assert store.clean_temporary() == 1 and not leftover.exists()
+
+
+def test_pipeline_builds_then_loads_then_rebuilds_corrupt(tiny, tmp_path):
+    store = ArtifactStore(tmp_path / "artifacts")
+    split = leave_one_out(tiny)
+    first = build_model("pop", split, store=store)
+    assert not first.loaded and "hr@10" in first.manifest["metrics"]
+    second = build_model("pop", split, store=store)
+    assert second.loaded
+    path = store.path(store.key("pop", second.model.get_params(), split.train))
+    (path / "config.json").write_text("{}")
+    third = build_model("pop", split, store=store)
+    assert not third.loaded and "checksum" in third.rebuilt_because
+    assert build_model("pop", split, store=store).loaded
+
+
+def test_no_pickle_anywhere_in_the_library():
+    from pathlib import Path
+    root = Path(recsys.__file__).parent
+    for source in root.rglob("*.py"):
+        text = source.read_text()
+        for banned in ("import pickle", "allow_pickle=True", "weights_only=False"):
+            assert banned not in text, f"{source}: {banned}"

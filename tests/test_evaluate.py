@@ -1,0 +1,93 @@
+"""The full-ranking evaluation loop on a hand-checked case and on ml-100k."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from recsys.evaluate import evaluate, results_frame
+from recsys.errors import ParameterError
+from recsys.models import Recommender, get_model
+from recsys.split import leave_one_out
+
+
+class ByItemIndex(Recommender):
+    """Ranks items by index (0 first): a known ranking for checking the loop by hand."""
+
+    name = "by-index"
+
+    def __init__(self):
+        pass
+
+    def fit(self, train, *, progress=None):
+        self.n_items_ = train.n_items
+        return self
+
+    def _score(self, histories, users):
+        return np.tile(-np.arange(self.n_items_, dtype=np.float32), (len(histories), 1))
+
+
+def test_hand_checked_ranking(tiny):
+    s = leave_one_out(tiny)
+    model = ByItemIndex().fit(s.train)
+    r = evaluate(model, s.test, s.train, k=(1, 3))
+    # Test items after excluding histories: user 1 -> 13 at rank 1, user 2 -> 14 at rank 3,
+    # user 3 -> 11 at rank 1.
+    assert r.per_user["rank"].tolist() == [1, 3, 1]
+    assert r.metrics["hr@1"] == pytest.approx(2 / 3)
+    assert r.metrics["hr@3"] == pytest.approx(1.0)
+    assert r.metrics["ndcg@3"] == pytest.approx((1 + 1 / math.log2(4) + 1) / 3)
+    assert r.metrics["mrr@3"] == pytest.approx((1 + 1 / 3 + 1) / 3)
+    assert r.metrics["precision@3"] == pytest.approx(1 / 3)
+    # Lists at 3: user 1 [13,14,15], user 2 [12,13,14], user 3 [11,13,14] -> 5 of 6 items.
+    assert r.metrics["coverage@3"] == pytest.approx(5 / 6)
+
+
+def test_without_excluding_history_the_ranks_change(tiny):
+    s = leave_one_out(tiny)
+    model = ByItemIndex().fit(s.train)
+    r = evaluate(model, s.test, s.train, k=(3,), exclude_seen=False)
+    assert r.per_user["rank"].tolist() == [4, 5, 2]
+    assert r.metrics["hr@3"] == pytest.approx(1 / 3)
+
+
+def test_batches_do_not_change_results(ml100k):
+    s = leave_one_out(ml100k)
+    model = get_model("pop").fit(s.train)
+    whole = evaluate(model, s.test, s.train)
+    small = evaluate(model, s.test, s.train, batch_size=7)
+    assert whole.metrics == pytest.approx(small.metrics)
+    for name, values in whole.per_user.items():
+        assert np.allclose(values, small.per_user[name], equal_nan=True), name
+
+
+def test_per_user_values_average_to_the_means(ml100k):
+    s = leave_one_out(ml100k)
+    r = evaluate(get_model("pop").fit(s.train), s.test, s.train)
+    for name in ("hr@10", "ndcg@10", "mrr@20", "recall@20"):
+        assert r.per_user[name].mean() == pytest.approx(r.metrics[name])
+    assert len(r.users) == len(s.test) == len(r.per_user["ndcg@10"])
+    assert set(r.to_dict()["metrics"]) == set(r.metrics)
+    assert results_frame([r]).loc["pop", "ndcg@10"] == pytest.approx(r.metrics["ndcg@10"])
+
+
+def test_popularity_on_ml100k_is_stable(ml100k):
+    # Regression guard for the protocol: Popularity is deterministic, so these numbers only move
+    # when loading, splitting, masking or a metric changes.
+    s = leave_one_out(ml100k)
+    r = evaluate(get_model("pop").fit(s.train), s.test, s.train)
+    assert r.metrics["hr@10"] == pytest.approx(81 / 943)
+    assert r.metrics["ndcg@10"] == pytest.approx(0.0449, abs=1e-4)
+
+
+def test_bad_k(tiny):
+    s = leave_one_out(tiny)
+    with pytest.raises(ParameterError):
+        evaluate(ByItemIndex().fit(s.train), s.test, s.train, k=(0,))
+
+
+def test_k_above_catalogue(tiny):
+    s = leave_one_out(tiny)
+    r = evaluate(ByItemIndex().fit(s.train), s.test, s.train, k=(50,))
+    assert r.metrics["hr@50"] == 1.0
