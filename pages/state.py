@@ -16,7 +16,7 @@ from recsys.artifacts import ArtifactStore, data_root
 from recsys.data import EMBEDDED, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.models import Recommender, get_model
-from recsys.pipeline import DEFAULT_MODELS, build_model
+from recsys.pipeline import build_model, default_models
 from recsys.split import Split, make_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
 
 
 def missing_models(dataset: str, protocol: str = "loo") -> list[str]:
-    return [m for m in DEFAULT_MODELS if get_trained(dataset, m, protocol) is None]
+    return [m for m in default_models() if get_trained(dataset, m, protocol) is None]
 
 
 def build_missing(dataset: str, protocol: str = "loo") -> None:

@@ -19,7 +19,7 @@ from recsys.errors import ParameterError, RecsysError
 from recsys.evaluate import evaluate, results_frame
 from recsys.io import atomic_write_json
 from recsys.models import model_names
-from recsys.pipeline import DEFAULT_MODELS, build_model
+from recsys.pipeline import build_model, default_models
 from recsys.progress import TqdmProgress
 from recsys.split import PROTOCOLS, make_split
 
@@ -52,7 +52,7 @@ def _store(args) -> ArtifactStore:
 
 
 def _models(args) -> list[str]:
-    return args.model or list(DEFAULT_MODELS)
+    return args.model or list(default_models())
 
 
 def cmd_info(args) -> int:
@@ -153,7 +153,7 @@ def parser() -> argparse.ArgumentParser:
 
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument("--model", action="append", choices=model_names(),
-                       help=f"model name, repeatable (default: {', '.join(DEFAULT_MODELS)})")
+                       help="model name, repeatable (default: $RECLENS_MODELS or every default model)")
     model.add_argument("--param", action="append", default=[], help="hyper-parameter key=value")
     model.add_argument("--k", type=int, nargs="+", default=[10, 20])
 

@@ -5,6 +5,7 @@ the model on the split's train part, evaluates it on the test part, and stores b
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -12,11 +13,23 @@ from recsys.artifacts import ArtifactStore
 from recsys.data import Dataset, load_dataset
 from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
-from recsys.models import Recommender, get_model
+from recsys.models import Recommender, get_model, model_class
 from recsys.progress import Progress, scaled
 from recsys.split import Split, make_split
 
-DEFAULT_MODELS = ("pop",)
+DEFAULT_MODELS = ("pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr")
+
+
+def default_models() -> tuple[str, ...]:
+    """The models the app and `python -m recsys build` maintain: $RECLENS_MODELS (comma-separated)
+    or DEFAULT_MODELS. A shorter list suits a big dataset or a quick demo."""
+    env = os.environ.get("RECLENS_MODELS", "").strip()
+    if not env:
+        return DEFAULT_MODELS
+    names = tuple(m.strip() for m in env.split(",") if m.strip())
+    for name in names:
+        model_class(name)  # ParameterError naming the known models
+    return names
 
 
 @dataclass
@@ -41,7 +54,7 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
         except ArtifactError as e:
             reason = str(e)
     start = time.perf_counter()
-    model.fit(split.train, progress=scaled(progress, 0.0, 0.9))
+    model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.9))
     fit_seconds = time.perf_counter() - start
     result = evaluate(model, split.test, split.train, k=k, protocol=split.protocol,
                       progress=scaled(progress, 0.9, 1.0))
@@ -52,11 +65,12 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     return BuiltModel(model, store.manifest(key), loaded=False, rebuilt_because=reason)
 
 
-def build_all(dataset: Dataset | None = None, models=DEFAULT_MODELS, *, protocol: str = "loo",
+def build_all(dataset: Dataset | None = None, models=None, *, protocol: str = "loo",
               store: ArtifactStore | None = None, progress: Progress | None = None
               ) -> dict[str, BuiltModel]:
     """Build every missing model of ``models`` on the dataset (the embedded one by default)."""
     dataset = dataset or load_dataset()
+    models = models or default_models()
     split = make_split(dataset, protocol)
     out = {}
     for i, name in enumerate(models):

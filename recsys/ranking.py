@@ -19,14 +19,23 @@ def mask_history(scores: np.ndarray, histories: list[np.ndarray] | Ragged) -> np
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k best items per row, best first; ties go to the smaller item id.
+    """The k best items per row, best first; equal scores go to the smaller item id.
 
-    Positions with a score of -inf (masked items, when k exceeds what is left) get item -1.
+    The result does not depend on k: the first k of top_k(s, 20) equal top_k(s, k). Positions with a
+    score of -inf (masked items, when k exceeds what is left) get item -1.
     """
     n, m = scores.shape
     k = min(k, m)
     if k < m:
         part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        # argpartition picks arbitrarily among items tied with the k-th score; rows where such a tie
+        # crosses the cut are re-ranked in full so that the smaller ids win.
+        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
+        tied = np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k)
+        for lo in range(0, len(tied), 256):
+            rows = tied[lo:lo + 256]
+            full = np.lexsort((np.broadcast_to(np.arange(m), (len(rows), m)), -scores[rows]), axis=1)
+            part[rows] = full[:, :k]
     else:
         part = np.broadcast_to(np.arange(m), (n, m))
     part_scores = np.take_along_axis(scores, part, axis=1)

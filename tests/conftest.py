@@ -13,6 +13,8 @@ def isolated_data(tmp_path, monkeypatch):
     root = tmp_path / "data"
     root.mkdir()
     monkeypatch.setenv("RECLENS_DATA", str(root))
+    # The app and `recsys build` maintain this list; tests keep it to models that fit in a second.
+    monkeypatch.setenv("RECLENS_MODELS", "pop,itemknn,markov")
     return root
 
 
@@ -41,3 +43,10 @@ def tiny():
                           "year": [1990, 1991, 1992, 1993, 1994, 1995]},
                          index=pd.Index(range(10, 16)))
     return make_dataset(rows, items=items)
+
+
+@pytest.fixture(scope="session")
+def ml100k_split(ml100k):
+    from recsys.split import leave_one_out
+
+    return leave_one_out(ml100k)

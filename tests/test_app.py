@@ -41,7 +41,8 @@ def test_scoreboard_shows_built_models():
     assert not at.exception and len(at.dataframe) == 1
     assert not any("Not built yet" in i.value for i in at.info)
     board = at.dataframe[0].value
-    assert "pop" in board.index and 0.04 < board.loc["pop", "ndcg@10"] < 0.05
+    assert set(board.index) == {"pop", "itemknn", "markov"}
+    assert 0.04 < board.loc["pop", "ndcg@10"] < 0.05
 
 
 def test_unknown_dataset_in_url_falls_back_with_a_warning():

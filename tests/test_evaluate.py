@@ -20,7 +20,7 @@ class ByItemIndex(Recommender):
     def __init__(self):
         pass
 
-    def fit(self, train, *, progress=None):
+    def fit(self, train, *, valid=None, progress=None):
         self.n_items_ = train.n_items
         return self
 

@@ -10,7 +10,7 @@ from recsys.models import get_model, load_model, model_names
 from recsys.split import leave_one_out
 
 # Small, fast settings per model for the shared checks (defaults where none are given).
-FAST_PARAMS: dict[str, dict] = {}
+FAST_PARAMS: dict[str, dict] = {"bpr": {"epochs": 2}, "ratingmf": {"epochs": 2}}
 
 
 @pytest.fixture(scope="module")

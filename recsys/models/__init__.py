@@ -2,10 +2,15 @@
 
 Importing this package registers every model module listed below.
 """
-from recsys.models import popularity  # noqa: F401  (registers "pop")
+from recsys.models import ease, knn, markov, mf, popularity  # noqa: F401  (each module registers its models)
 from recsys.models.base import Recommender
+from recsys.models.ease import EASE
+from recsys.models.knn import HybridCF, ItemKNN, UserKNN
+from recsys.models.markov import MarkovChain
+from recsys.models.mf import BPR, RatingMF
 from recsys.models.popularity import Popularity
 from recsys.models.registry import get_model, load_model, model_class, model_names, register
 
-__all__ = ["Recommender", "Popularity", "get_model", "load_model", "model_class", "model_names",
+__all__ = ["Recommender", "Popularity", "ItemKNN", "UserKNN", "HybridCF", "EASE",
+           "MarkovChain", "BPR", "RatingMF", "get_model", "load_model", "model_class", "model_names",
            "register"]

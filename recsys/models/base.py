@@ -62,8 +62,8 @@ class Recommender(ABC):
 
     # -- learning -----------------------------------------------------------------------------------------
     @abstractmethod
-    def fit(self, train: Dataset, *, progress: Progress | None = None) -> "Recommender":
-        """Learn from ``train``; return self."""
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "Recommender":
+        """Learn from ``train``; return self. ``valid`` (a HeldOut) is used by models that stop early."""
 
     @abstractmethod
     def _score(self, histories: list[np.ndarray], users: np.ndarray | None) -> np.ndarray:
@@ -197,6 +197,17 @@ class Recommender(ABC):
             setattr(model, key, value)
         model._load_extra(path)
         return model
+
+
+def history_matrix(histories: list[np.ndarray], n_items: int) -> sparse.csr_matrix:
+    """Binary (n_histories, n_items) CSR matrix of the items in each history."""
+    lengths = np.fromiter((len(h) for h in histories), np.int64, count=len(histories))
+    cols = np.concatenate(histories) if lengths.sum() else np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
+                          shape=(len(histories), n_items))
+    m.data[:] = 1.0  # a repeated item counts once
+    return m
 
 
 def read_config(path: Path) -> dict:

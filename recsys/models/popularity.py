@@ -19,7 +19,7 @@ class Popularity(Recommender):
     def __init__(self, *, half_life_days: float | None = None):
         self.half_life_days = half_life_days
 
-    def fit(self, train: Dataset, *, progress: Progress | None = None) -> "Popularity":
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "Popularity":
         weights = None
         if self.half_life_days is not None:
             if not self.half_life_days > 0:

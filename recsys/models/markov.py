@@ -1,0 +1,69 @@
+"""First-order Markov chain: the next item depends on the last one(s).
+
+Transition counts T[i, j] (how often j directly follows i in a user's time-ordered training sequence)
+are smoothed toward popularity, P(j | i) = (T[i, j] + beta · pop(j)) / (T[i, ·] + beta), so an item
+never seen as a predecessor falls back to what is popular. A history is scored from its last ``window``
+items, the most recent weighing most (each step back multiplies the weight by ``decay``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+
+from recsys.data.dataset import Dataset
+from recsys.errors import ParameterError
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.progress import Progress
+
+
+@register("markov")
+class MarkovChain(Recommender):
+    label = "Markov chain"
+
+    def __init__(self, *, window: int = 20, decay: float = 0.8, beta: float = 50.0):
+        self.window = window
+        self.decay = decay
+        self.beta = beta
+
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "MarkovChain":
+        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
+            raise ParameterError(f"window must be a positive integer, got {self.window!r}")
+        if not 0 < self.decay <= 1:
+            raise ParameterError(f"decay must be in (0, 1], got {self.decay!r}")
+        if not self.beta >= 0:
+            raise ParameterError(f"beta must be non-negative, got {self.beta!r}")
+        # Interactions are sorted by user then time, so consecutive rows of one user are transitions.
+        same_user = train.user[1:] == train.user[:-1]
+        src, dst = train.item[:-1][same_user], train.item[1:][same_user]
+        n = train.n_items
+        counts = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
+        counts.sum_duplicates()
+        self.transitions_ = counts
+        self.out_degree_ = np.asarray(counts.sum(axis=1)).ravel().astype(np.float32)
+        pop = train.item_popularity().astype(np.float32)
+        self.popularity_ = pop / max(pop.sum(), 1.0)
+        self.n_items_ = n
+        if progress:
+            progress(1.0, f"{len(src):,} transitions")
+        return self
+
+    def _score(self, histories, users):
+        # Sum over the last ``window`` steps s of decay^s · P(j | i_s), with P smoothed toward popularity:
+        # (T[i_s, j] + beta·pop(j)) / (deg(i_s) + beta). Both terms are one sparse product per batch.
+        rows, cols, weights = [], [], []
+        for j, h in enumerate(histories):
+            recent = h[::-1][: self.window]
+            rows.append(np.full(len(recent), j))
+            cols.append(recent)
+            weights.append(self.decay ** np.arange(len(recent)))
+        rows, cols, w = (np.concatenate(a) if a else np.zeros(0) for a in (rows, cols, weights))
+        w = w / (self.out_degree_[cols.astype(np.int64)] + self.beta + 1e-12)
+        steps = sparse.csr_matrix((w.astype(np.float32), (rows.astype(np.int64), cols.astype(np.int64))),
+                                  shape=(len(histories), self.n_items_))
+        out = (steps @ self.transitions_).toarray()
+        pop_weight = self.beta * np.asarray(steps.sum(axis=1)).ravel()
+        out += pop_weight[:, None] * self.popularity_[None, :]
+        empty = np.array([len(h) == 0 for h in histories], dtype=bool)
+        out[empty] = self.popularity_
+        return out

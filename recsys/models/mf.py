@@ -1,0 +1,305 @@
+"""Matrix factorization: BPR for ranking (Rendle et al., UAI 2009) and a biased MF for ratings.
+
+Both learn user and item vectors with torch (Adam, vectorized mini-batches) and keep them as numpy
+arrays, so scoring needs no torch. A known user (``users=``) is scored with the learned vector; a new
+history is folded in: its vector is the ridge regression of "interacted" on the history's item vectors,
+with the item vectors fixed.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recsys.data.dataset import Dataset
+from recsys.errors import DataError, ParameterError
+from recsys.models.base import Recommender
+from recsys.models.registry import register
+from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
+from recsys.progress import Progress
+
+
+def ridge_fold_in(item_factors: np.ndarray, histories: list[np.ndarray], l2: float,
+                  half_life: float | None = None) -> np.ndarray:
+    """One vector per history: argmin_u sum_h w_h (q_h · u - 1)² + l2 ||u||² (zeros when empty).
+
+    With ``half_life``, w_h halves every ``half_life`` steps back from the latest item, as in training.
+    """
+    d = item_factors.shape[1]
+    out = np.zeros((len(histories), d), np.float32)
+    eye = l2 * np.eye(d)
+    for j, h in enumerate(histories):
+        if len(h):
+            Q = item_factors[h].astype(np.float64)
+            w = np.ones(len(h)) if half_life is None else 0.5 ** (np.arange(len(h))[::-1] / half_life)
+            out[j] = np.linalg.solve((Q * w[:, None]).T @ Q + eye, (Q * w[:, None]).sum(axis=0))
+    return out
+
+
+class _FactorModel(Recommender):
+    """Shared by the MF models: validation, per-user or folded-in vectors, embeddings."""
+
+    def _check_common(self) -> None:
+        for name in ("dim", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("lr", "l2"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ParameterError(f"{name} must be a non-negative number, got {value!r}")
+        if not self.lr > 0:
+            raise ParameterError(f"lr must be positive, got {self.lr!r}")
+
+    def _user_vectors(self, histories, users) -> np.ndarray:
+        if users is None:
+            return ridge_fold_in(self.item_factors_, histories, self.fold_in_l2,
+                                 getattr(self, "recency_half_life", None))
+        if users.min() < 0 or users.max() >= len(self.user_factors_):
+            raise DataError(f"unknown user index in {users[:5].tolist()}: the model knows "
+                            f"{len(self.user_factors_):,} users")
+        return self.user_factors_[users]
+
+    def item_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return self.item_factors_
+
+    def user_embedding(self, history) -> np.ndarray:
+        self._check_fitted()
+        return self._user_vectors(self._check_histories([history]), None)[0]
+
+
+@register("bpr")
+class BPR(_FactorModel):
+    """MF trained with the BPR pairwise loss: an observed item should outscore a sampled one."""
+
+    label = "MF (BPR)"
+
+    def __init__(self, *, dim: int = 64, epochs: int = 200, batch_size: int = 2048, lr: float = 5e-3,
+                 l2: float = 1e-2, init_std: float = 0.04, item_bias: bool = True, negatives: int = 1,
+                 recency_half_life: float | None = 10.0, patience: int = 10, eval_every: int = 1,
+                 fold_in_l2: float = 1.0, seed: int = 0, device: str = "auto"):
+        self.dim = dim
+        self.negatives = negatives
+        self.recency_half_life = recency_half_life
+        self.item_bias = item_bias
+        self.init_std = init_std
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.l2 = l2
+        self.patience = patience
+        self.eval_every = eval_every
+        self.fold_in_l2 = fold_in_l2
+        self.seed = seed
+        self.device = device
+
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "BPR":
+        self._check_common()
+        device = resolve_device(self.device)
+        gen = seed_everything(self.seed)
+        users = torch.as_tensor(train.user, dtype=torch.long)
+        items = torch.as_tensor(train.item, dtype=torch.long)
+        n_users, n_items = train.n_users, train.n_items
+        positives = np.sort(train.user.astype(np.int64) * n_items + train.item)
+        P = torch.nn.Embedding(n_users, self.dim).to(device)
+        Q = torch.nn.Embedding(n_items, self.dim).to(device)
+        for emb in (P, Q):
+            torch.nn.init.normal_(emb.weight, std=self.init_std, generator=gen)
+        B = torch.zeros(n_items, device=device, requires_grad=True)  # item bias: popularity, learned
+        opt = torch.optim.Adam([P.weight, Q.weight, B], lr=self.lr)
+        stopper = EarlyStopping(self.patience)
+        self.n_items_ = n_items
+        self.history_ = []
+        start = time.perf_counter()
+        weights = _recency_weights(train, self.recency_half_life)
+        for epoch in range(self.epochs):
+            if weights is None:
+                order = torch.randperm(len(users), generator=gen)
+            else:
+                order = torch.multinomial(weights, len(users), replacement=True, generator=gen)
+            neg = torch.randint(0, n_items, (len(users), self.negatives), generator=gen)
+            # Re-draw negatives that happen to be positives (once: ~density² of them remain, harmless).
+            codes = train.user[order.numpy()].astype(np.int64)[:, None] * n_items + neg.numpy()
+            clash = torch.as_tensor(np.isin(codes, positives))
+            neg[clash] = torch.randint(0, n_items, (int(clash.sum()),), generator=gen)
+            total = 0.0
+            for lo in range(0, len(order), self.batch_size):
+                idx = order[lo:lo + self.batch_size]
+                u, i = users[idx].to(device), items[idx].to(device)
+                j = neg[lo:lo + self.batch_size].to(device)  # (batch, negatives)
+                pu, qi, qj = P(u), Q(i), Q(j)
+                diff = (pu * qi).sum(dim=1, keepdim=True) - torch.einsum("bd,bnd->bn", pu, qj)
+                if self.item_bias:
+                    diff = diff + B[i][:, None] - B[j]
+                loss = -F.logsigmoid(diff).mean() + self.l2 * (
+                    pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum() / self.negatives) / len(idx)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            record = {"epoch": epoch + 1, "loss": total / len(order),
+                      "seconds": time.perf_counter() - start}
+            stop = False
+            if valid is not None and (epoch + 1) % self.eval_every == 0:
+                self._set_factors(P, Q, B)
+                record["valid_ndcg@10"] = _valid_ndcg(self, valid, train)
+                stop = stopper.update(record["valid_ndcg@10"], epoch + 1,
+                                      (self.user_factors_, self.item_factors_, self.item_bias_))
+            self.history_.append(record)
+            if progress:
+                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, loss {record['loss']:.4f}")
+            if stop:
+                break
+        if stopper.best_state is not None:
+            self.user_factors_, self.item_factors_, self.item_bias_ = stopper.best_state
+            self.best_epoch_ = stopper.best_epoch
+        else:
+            self._set_factors(P, Q, B)
+            self.best_epoch_ = len(self.history_)
+        return self
+
+    def _set_factors(self, P, Q, B) -> None:
+        self.user_factors_ = P.weight.detach().cpu().numpy().astype(np.float32)
+        self.item_factors_ = Q.weight.detach().cpu().numpy().astype(np.float32)
+        self.item_bias_ = B.detach().cpu().numpy().astype(np.float32)
+
+    def _score(self, histories, users):
+        return self._user_vectors(histories, users) @ self.item_factors_.T + self.item_bias_[None, :]
+
+
+@register("ratingmf")
+class RatingMF(_FactorModel):
+    """Biased MF for explicit ratings: r(u, i) = mu + b_u + b_i + p_u · q_i, trained on squared error.
+
+    ``predict(users, items)`` gives ratings (clipped to the training range); ``score`` ranks all items
+    by predicted rating, so the model can also recommend.
+    """
+
+    label = "MF (ratings)"
+
+    def __init__(self, *, dim: int = 64, epochs: int = 40, batch_size: int = 1024, lr: float = 3e-3,
+                 l2: float = 0.1, patience: int = 3, fold_in_l2: float = 1.0, seed: int = 0,
+                 device: str = "auto"):
+        self.dim = dim
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.l2 = l2
+        self.patience = patience
+        self.fold_in_l2 = fold_in_l2
+        self.seed = seed
+        self.device = device
+
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "RatingMF":
+        self._check_common()
+        if not train.has_ratings:
+            raise DataError("RatingMF needs explicit ratings; this dataset has none")
+        device = resolve_device(self.device)
+        gen = seed_everything(self.seed)
+        users = torch.as_tensor(train.user, dtype=torch.long)
+        items = torch.as_tensor(train.item, dtype=torch.long)
+        ratings = torch.as_tensor(train.rating, dtype=torch.float32)
+        mu = float(ratings.mean())
+        P = torch.nn.Embedding(train.n_users, self.dim).to(device)
+        Q = torch.nn.Embedding(train.n_items, self.dim).to(device)
+        bu = torch.nn.Embedding(train.n_users, 1).to(device)
+        bi = torch.nn.Embedding(train.n_items, 1).to(device)
+        for emb in (P, Q):
+            torch.nn.init.normal_(emb.weight, std=0.05, generator=gen)
+        for emb in (bu, bi):
+            torch.nn.init.zeros_(emb.weight)
+        params = [P.weight, Q.weight, bu.weight, bi.weight]
+        opt = torch.optim.Adam(params, lr=self.lr)
+        stopper = EarlyStopping(self.patience)
+        self.n_items_ = train.n_items
+        self.global_mean_ = mu
+        self.rating_range_ = [float(train.rating.min()), float(train.rating.max())]
+        self.history_ = []
+        start = time.perf_counter()
+        for epoch in range(self.epochs):
+            order = torch.randperm(len(users), generator=gen)
+            total = 0.0
+            for lo in range(0, len(order), self.batch_size):
+                idx = order[lo:lo + self.batch_size]
+                u, i, r = users[idx].to(device), items[idx].to(device), ratings[idx].to(device)
+                pu, qi = P(u), Q(i)
+                pred = mu + bu(u).squeeze(1) + bi(i).squeeze(1) + (pu * qi).sum(dim=1)
+                mse = F.mse_loss(pred, r)
+                reg = self.l2 * ((pu.pow(2).sum(1) + qi.pow(2).sum(1)).mean()
+                                 + (bu(u).pow(2) + bi(i).pow(2)).mean())
+                loss = mse + reg
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(mse.detach()) * len(idx)
+            self._set_state(P, Q, bu, bi)
+            record = {"epoch": epoch + 1, "train_mse": total / len(order),
+                      "seconds": time.perf_counter() - start}
+            stop = False
+            if valid is not None and len(valid):
+                record["valid_rmse"] = self.rating_errors(valid)["rmse"]
+                stop = stopper.update(-record["valid_rmse"], epoch + 1, self._factors())
+            self.history_.append(record)
+            if progress:
+                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, mse {record['train_mse']:.4f}")
+            if stop:
+                break
+        if stopper.best_state is not None:
+            (self.user_factors_, self.item_factors_, self.user_bias_,
+             self.item_bias_) = stopper.best_state
+        return self
+
+    def _set_state(self, P, Q, bu, bi) -> None:
+        grab = lambda e: e.weight.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+        self.user_factors_, self.item_factors_ = grab(P), grab(Q)
+        self.user_bias_, self.item_bias_ = grab(bu).ravel(), grab(bi).ravel()
+
+    def _factors(self):
+        return self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings for (user, item) pairs, clipped to the training ratings' range."""
+        self._check_fitted()
+        users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+        if len(users) and (users.min() < 0 or users.max() >= len(self.user_factors_)):
+            raise DataError("unknown user index in predict()")
+        if len(items) and (items.min() < 0 or items.max() >= self.n_items_):
+            raise DataError("unknown item index in predict()")
+        pred = (self.global_mean_ + self.user_bias_[users] + self.item_bias_[items]
+                + (self.user_factors_[users] * self.item_factors_[items]).sum(axis=1))
+        return np.clip(pred, *self.rating_range_).astype(np.float32)
+
+    def rating_errors(self, heldout) -> dict[str, float]:
+        """MSE, RMSE and MAE on a held-out split's target ratings."""
+        from recsys import metrics as M
+
+        users = np.repeat(heldout.users, heldout.targets.lengths)
+        pred = self.predict(users, heldout.targets.values)
+        return {"mse": M.mse(heldout.ratings, pred), "rmse": M.rmse(heldout.ratings, pred),
+                "mae": M.mae(heldout.ratings, pred)}
+
+    def _score(self, histories, users):
+        if users is None:
+            vectors = self._user_vectors(histories, None)
+            return vectors @ self.item_factors_.T + self.item_bias_[None, :]
+        return (self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]
+                + self._user_vectors(histories, users) @ self.item_factors_.T)
+
+
+def _recency_weights(train: Dataset, half_life: float | None) -> torch.Tensor | None:
+    """Sampling weight per interaction: 1 for a user's latest, halving every ``half_life`` steps back."""
+    if half_life is None:
+        return None
+    counts = train.user_activity()
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    steps_back = counts[train.user] - 1 - (np.arange(train.n_interactions) - starts[train.user])
+    return torch.as_tensor(0.5 ** (steps_back / half_life), dtype=torch.float64)
+
+
+def _valid_ndcg(model: Recommender, valid, train: Dataset) -> float:
+    from recsys.evaluate import evaluate
+
+    return evaluate(model, valid, train, k=(10,)).metrics["ndcg@10"]

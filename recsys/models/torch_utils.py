@@ -1,0 +1,55 @@
+"""What the torch-trained models share: device choice, seeding, early stopping on validation NDCG.
+
+Models are device-agnostic: ``device="auto"`` uses CUDA when present and the CPU otherwise; everything
+they keep after ``fit`` is moved back to numpy or saved with safetensors, never pickled.
+"""
+from __future__ import annotations
+
+import copy
+import random
+
+import numpy as np
+import torch
+
+from recsys.errors import ParameterError
+
+
+def resolve_device(device: str | None = "auto") -> torch.device:
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise ParameterError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError("device='cuda' was asked for, but no CUDA device is available")
+    return resolved
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, numpy and torch; returns a torch generator for the model's own sampling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class EarlyStopping:
+    """Keeps the best state seen so far by a validation score and says when to stop."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_score = -np.inf
+        self.best_epoch = -1
+        self.best_state = None
+        self.bad_rounds = 0
+
+    def update(self, score: float, epoch: int, state) -> bool:
+        """Record a validation score; returns True when training should stop."""
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch
+            self.best_state = copy.deepcopy(state)
+            self.bad_rounds = 0
+        else:
+            self.bad_rounds += 1
+        return self.bad_rounds >= self.patience

@@ -1,0 +1,145 @@
+"""Classic recommenders on small data whose right answer is known."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.errors import DataError, ParameterError
+from recsys.models import get_model
+from recsys.split import random_split
+
+from conftest import make_dataset
+
+
+@pytest.fixture(scope="module")
+def chain():
+    """Every user walks the cycle 0 -> 1 -> ... -> 11 -> 0 from their own starting item."""
+    rows = []
+    for u in range(24):
+        for step in range(8):
+            rows.append((u, (u + step) % 12, 5, step))
+    return make_dataset(rows)
+
+
+@pytest.fixture(scope="module")
+def two_groups():
+    """Users 0-19 only ever touch items 0-9, users 20-39 only items 10-19."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for u in range(40):
+        base = 0 if u < 20 else 10
+        for t, i in enumerate(rng.choice(10, size=6, replace=False)):
+            rows.append((u, base + int(i), 4, t))
+    return make_dataset(rows)
+
+
+def test_markov_follows_a_strict_chain(chain):
+    model = get_model("markov", window=1).fit(chain)
+    for last in range(12):
+        items, _ = model.recommend(np.array([(last - 1) % 12, last]), k=1)
+        assert items.tolist() == [(last + 1) % 12]
+
+
+def test_markov_longer_window_still_prefers_the_next_item(chain):
+    model = get_model("markov").fit(chain)
+    items, _ = model.recommend(np.array([3, 4, 5]), k=1)
+    assert items.tolist() == [6]
+
+
+@pytest.mark.parametrize("name, params", [
+    ("itemknn", {}), ("userknn", {}), ("hybridcf", {}), ("ease", {"l2": 1.0}),
+    ("bpr", {"epochs": 60, "recency_half_life": None, "l2": 0.0, "lr": 0.05}),
+])
+def test_cf_stays_inside_the_users_group(two_groups, name, params):
+    model = get_model(name, **params).fit(two_groups)
+    group_a, group_b = np.array([0, 1, 2]), np.array([10, 11, 12])
+    for history, allowed in ((group_a, set(range(3, 10))), (group_b, set(range(13, 20)))):
+        items, _ = model.recommend(history, k=5)  # a new history: folded in / scored from items
+        assert set(items.tolist()) <= allowed, (name, items)
+
+
+def test_userknn_does_not_count_the_user_as_their_own_neighbour(two_groups):
+    model = get_model("userknn", neighbors=1).fit(two_groups)
+    u = 0
+    history = two_groups.item[two_groups.user == u]
+    with_self = model.score([history])  # the user's own row is the closest match
+    without_self = model.score([history], users=np.array([u]))
+    assert not np.allclose(with_self, without_self)
+    assert np.allclose(with_self[0][history] / with_self[0].max(), 1.0)
+
+
+def test_item_cosine_by_hand():
+    ds = make_dataset([(1, "a", 1, 1), (1, "b", 1, 2), (2, "a", 1, 1), (3, "b", 1, 1)])
+    model = get_model("itemknn", neighbors=5).fit(ds)
+    a, b = ds.item_index("a"), ds.item_index("b")
+    assert model.similarity_[a, b] == pytest.approx(0.5)  # 1 / (sqrt 2 · sqrt 2)
+    assert model.similarity_[a, a] == 0.0
+
+
+@pytest.mark.parametrize("name", ["itemknn", "ease"])
+def test_exact_contributions_sum_to_the_score(ml100k_split, name):
+    model = get_model(name).fit(ml100k_split.train)
+    history = ml100k_split.test.histories[3]
+    items, scores = model.recommend(history, k=5)
+    for item, score in zip(items, scores):
+        parts = model.contributions(history, int(item))
+        assert parts.shape == history.shape
+        assert parts.sum() == pytest.approx(score, rel=1e-4, abs=1e-5)
+
+
+def test_bpr_fold_in_agrees_with_the_learned_user_vectors(ml100k_split):
+    # A held-out user's history, folded in, should land near the vector learned for that user.
+    model = get_model("bpr", epochs=10).fit(ml100k_split.train)
+    overlaps, cosines = [], []
+    for j in range(0, len(ml100k_split.test), 50):
+        history, user = ml100k_split.test.histories[j], ml100k_split.test.users[j]
+        folded, learned = model.user_embedding(history), model.user_factors_[user]
+        cosines.append(folded @ learned / (np.linalg.norm(folded) * np.linalg.norm(learned)))
+        a, _ = model.recommend(history, k=20)
+        b, _ = model.recommend(history, k=20, users=user)
+        overlaps.append(len(set(a) & set(b)) / 20)
+    assert np.mean(cosines) > 0.8 and np.mean(overlaps) > 0.6
+    assert model.item_embeddings().shape == (ml100k_split.train.n_items, 64)
+
+
+def test_bpr_rejects_unknown_users(ml100k_split):
+    model = get_model("bpr", epochs=1).fit(ml100k_split.train)
+    with pytest.raises(DataError, match="unknown user"):
+        model.score([np.array([1, 2])], users=np.array([10**6]))
+
+
+def test_rating_mf_learns_a_low_rank_matrix():
+    rng = np.random.default_rng(0)
+    n_users, n_items = 200, 100
+    U, V = rng.normal(size=(n_users, 3)), rng.normal(size=(n_items, 3))
+    true = np.clip(3 + U @ V.T * 0.6, 1, 5)
+    pairs = [(u, i) for u in range(n_users) for i in rng.choice(n_items, 40, replace=False)]
+    rows = [(u, i, float(np.round(true[u, i])), t) for t, (u, i) in enumerate(pairs)]
+    split = random_split(make_dataset(rows), test=0.2, seed=0)
+    model = get_model("ratingmf", dim=8, epochs=60, l2=0.01, lr=0.01).fit(split.train)
+    errors = model.rating_errors(split.test)
+    baseline = np.sqrt(np.mean((split.test.ratings - split.train.rating.mean()) ** 2))
+    assert errors["rmse"] < 0.7 * baseline
+    assert errors["mse"] == pytest.approx(errors["rmse"] ** 2)
+    pred = model.predict(np.array([0, 1]), np.array([0, 1]))
+    assert ((pred >= 1) & (pred <= 5)).all()
+
+
+def test_rating_mf_needs_ratings(tmp_path):
+    from recsys.data import load_interactions
+    path = tmp_path / "clicks.csv"
+    path.write_text("user,item\n1,2\n1,3\n2,3\n")
+    with pytest.raises(DataError, match="explicit ratings"):
+        get_model("ratingmf").fit(load_interactions(path))
+
+
+@pytest.mark.parametrize("name, params", [
+    ("itemknn", {"neighbors": 0}), ("itemknn", {"shrink": -1.0}), ("userknn", {"neighbors": 2.5}),
+    ("hybridcf", {"alpha": 1.5}), ("ease", {"l2": -5.0}), ("ease", {"max_items": 3}),
+    ("markov", {"window": 0}), ("markov", {"decay": 0.0}), ("markov", {"beta": -1.0}),
+    ("bpr", {"dim": 0}), ("bpr", {"lr": 0.0}), ("ratingmf", {"l2": -0.1}),
+    ("bpr", {"device": "tpu"}),
+])
+def test_bad_hyper_parameters_are_refused(tiny, name, params):
+    with pytest.raises(ParameterError):
+        get_model(name, **params).fit(tiny)
