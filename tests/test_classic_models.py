@@ -72,8 +72,8 @@ def test_item_cosine_by_hand():
     ds = make_dataset([(1, "a", 1, 1), (1, "b", 1, 2), (2, "a", 1, 1), (3, "b", 1, 1)])
     model = get_model("itemknn", neighbors=5).fit(ds)
     a, b = ds.item_index("a"), ds.item_index("b")
-    assert model.similarity_[a, b] == pytest.approx(0.5)  # 1 / (sqrt 2 · sqrt 2)
-    assert model.similarity_[a, a] == 0.0
+    assert model.weights_[a, b] == pytest.approx(0.5)  # 1 / (sqrt 2 · sqrt 2)
+    assert model.weights_[a, a] == 0.0
 
 
 @pytest.mark.parametrize("name", ["itemknn", "ease"])

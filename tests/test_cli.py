@@ -43,7 +43,7 @@ def test_info(capsys):
 @pytest.mark.parametrize("args, message", [
     (["recommend", "--model", "pop", "--user", "999999"], "unknown user"),
     (["info", "--dataset", "/no/such/folder"], "no such file"),
-    (["train", "--model", "pop", "--param", "half_life_days=-2"], "half_life_days must be positive"),
+    (["train", "--model", "pop", "--param", "half_life_days=-2"], "half_life_days must be a number > 0"),
     (["train", "--model", "pop", "--param", "alpha=1"], "no parameter"),
     (["train", "--model", "pop", "--param", "oops"], "key=value"),
 ])

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys.data.dataset import Dataset, LoadReport, build_dataset
+from recsys.data.dataset import Dataset, build_dataset
 from recsys.data.readers import clean_interactions, read_delimited, require_columns
 from recsys.errors import DataError
 

@@ -10,13 +10,14 @@ import numpy as np
 
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError
-from recsys.models.base import Recommender, history_matrix
+from recsys.models.checks import check_int, check_number
+from recsys.models.item_item import ItemItemRecommender
 from recsys.models.registry import register
 from recsys.progress import Progress
 
 
 @register("ease")
-class EASE(Recommender):
+class EASE(ItemItemRecommender):
     label = "EASE"
 
     def __init__(self, *, l2: float = 100.0, max_items: int = 40_000):
@@ -24,8 +25,8 @@ class EASE(Recommender):
         self.max_items = max_items
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "EASE":
-        if isinstance(self.l2, bool) or not isinstance(self.l2, (int, float)) or not self.l2 > 0:
-            raise ParameterError(f"l2 must be a positive number, got {self.l2!r}")
+        check_number("l2", self.l2, strict=True)
+        check_int("max_items", self.max_items)
         if train.n_items > self.max_items:
             raise ParameterError(f"EASE needs a dense {train.n_items:,}² matrix; the catalogue is above "
                                  f"max_items={self.max_items:,} (raise it if memory allows)")
@@ -42,14 +43,3 @@ class EASE(Recommender):
         if progress:
             progress(1.0, "solved")
         return self
-
-    def _score(self, histories, users):
-        return np.asarray(history_matrix(histories, self.n_items_) @ self.weights_)
-
-    def contributions(self, history, item: int) -> np.ndarray:
-        """Each history item's exact share of ``item``'s score (they sum to the score)."""
-        self._check_fitted()
-        history = self._check_histories([history])[0]
-        first = np.zeros(len(history), bool)
-        first[np.unique(history, return_index=True)[1]] = True
-        return np.where(first, self.weights_[history, item], 0.0).astype(np.float32)

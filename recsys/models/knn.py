@@ -12,22 +12,13 @@ import numpy as np
 from scipy import sparse
 
 from recsys.data.dataset import Dataset
-from recsys.errors import ParameterError
 from recsys.models.base import Recommender, history_matrix
+from recsys.models.checks import check_int, check_number
+from recsys.models.item_item import ItemItemRecommender
 from recsys.models.registry import register
 from recsys.progress import Progress
 
 _BLOCK_BYTES = 128 * 2**20
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-
-
-def _check_non_negative(name: str, value) -> None:
-    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not value >= 0:
-        raise ParameterError(f"{name} must be a non-negative number, got {value!r}")
 
 
 def item_neighbours(X: sparse.csr_matrix, neighbors: int, shrink: float,
@@ -88,14 +79,8 @@ def user_neighbour_scores(user_items: sparse.csr_matrix, user_norms: np.ndarray,
     return out
 
 
-class _KNNBase(Recommender):
-    def _binary(self, train: Dataset) -> sparse.csr_matrix:
-        self.n_items_ = train.n_items
-        return train.user_item_matrix(binary=True)
-
-
 @register("itemknn")
-class ItemKNN(_KNNBase):
+class ItemKNN(ItemItemRecommender):
     """Item-based CF: score(j) = sum over history items h of cos(h, j), over j's nearest items."""
 
     label = "ItemKNN"
@@ -105,31 +90,15 @@ class ItemKNN(_KNNBase):
         self.shrink = shrink
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "ItemKNN":
-        _check_positive_int("neighbors", self.neighbors)
-        _check_non_negative("shrink", self.shrink)
-        X = self._binary(train)
-        self.similarity_ = item_neighbours(X, self.neighbors, self.shrink, progress)
+        check_int("neighbors", self.neighbors)
+        check_number("shrink", self.shrink)
+        self.weights_ = item_neighbours(train.user_item_matrix(), self.neighbors, self.shrink, progress)
+        self.n_items_ = train.n_items
         return self
-
-    def _score(self, histories, users):
-        return (history_matrix(histories, self.n_items_) @ self.similarity_).toarray()
-
-    def contributions(self, history, item: int) -> np.ndarray:
-        """Each history item's exact share of ``item``'s score (they sum to the score)."""
-        self._check_fitted()
-        history = self._check_histories([history])[0]
-        column = self.similarity_[:, item].toarray().ravel()
-        # A repeated history item counts once in the score, so only its first position gets credit.
-        first = np.zeros(len(history), bool)
-        first[np.unique(history, return_index=True)[1]] = True
-        return np.where(first, column[history], 0.0).astype(np.float32)
-
-    def item_embeddings(self) -> np.ndarray | None:
-        return None
 
 
 @register("userknn")
-class UserKNN(_KNNBase):
+class UserKNN(Recommender):
     """User-based CF: the items of the ``neighbors`` training users closest to the history."""
 
     label = "UserKNN"
@@ -139,9 +108,10 @@ class UserKNN(_KNNBase):
         self.shrink = shrink
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "UserKNN":
-        _check_positive_int("neighbors", self.neighbors)
-        _check_non_negative("shrink", self.shrink)
-        self.user_items_ = self._binary(train)
+        check_int("neighbors", self.neighbors)
+        check_number("shrink", self.shrink)
+        self.user_items_ = train.user_item_matrix()
+        self.n_items_ = train.n_items
         self.user_norms_ = np.sqrt(np.asarray(self.user_items_.sum(axis=1)).ravel()).astype(np.float32)
         if progress:
             progress(1.0, "indexed users")
@@ -158,7 +128,7 @@ def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
 
 
 @register("hybridcf")
-class HybridCF(_KNNBase):
+class HybridCF(Recommender):
     """alpha × item-based + (1 - alpha) × user-based CF, each scaled to a maximum of 1 per user."""
 
     label = "Hybrid CF"
@@ -171,19 +141,19 @@ class HybridCF(_KNNBase):
         self.shrink = shrink
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "HybridCF":
-        if not 0.0 <= self.alpha <= 1.0:
-            raise ParameterError(f"alpha must be in [0, 1], got {self.alpha!r}")
-        _check_positive_int("item_neighbors", self.item_neighbors)
-        _check_positive_int("user_neighbors", self.user_neighbors)
-        _check_non_negative("shrink", self.shrink)
-        X = self._binary(train)
-        self.similarity_ = item_neighbours(X, self.item_neighbors, self.shrink, progress)
+        check_number("alpha", self.alpha, maximum=1.0)
+        check_int("item_neighbors", self.item_neighbors)
+        check_int("user_neighbors", self.user_neighbors)
+        check_number("shrink", self.shrink)
+        X = train.user_item_matrix()
+        self.n_items_ = train.n_items
+        self.weights_ = item_neighbours(X, self.item_neighbors, self.shrink, progress)
         self.user_items_ = X
         self.user_norms_ = np.sqrt(np.asarray(X.sum(axis=1)).ravel()).astype(np.float32)
         return self
 
     def _score(self, histories, users):
-        item_based = (history_matrix(histories, self.n_items_) @ self.similarity_).toarray()
+        item_based = (history_matrix(histories, self.n_items_) @ self.weights_).toarray()
         user_based = user_neighbour_scores(self.user_items_, self.user_norms_, histories,
                                            self.user_neighbors, self.shrink, exclude_users=users)
         return (self.alpha * _row_max_normalise(item_based)

@@ -11,8 +11,8 @@ import numpy as np
 from scipy import sparse
 
 from recsys.data.dataset import Dataset
-from recsys.errors import ParameterError
 from recsys.models.base import Recommender
+from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
 from recsys.progress import Progress
 
@@ -27,12 +27,9 @@ class MarkovChain(Recommender):
         self.beta = beta
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "MarkovChain":
-        if isinstance(self.window, bool) or not isinstance(self.window, int) or self.window < 1:
-            raise ParameterError(f"window must be a positive integer, got {self.window!r}")
-        if not 0 < self.decay <= 1:
-            raise ParameterError(f"decay must be in (0, 1], got {self.decay!r}")
-        if not self.beta >= 0:
-            raise ParameterError(f"beta must be non-negative, got {self.beta!r}")
+        check_int("window", self.window)
+        check_number("decay", self.decay, strict=True, maximum=1.0)
+        check_number("beta", self.beta)
         # Interactions are sorted by user then time, so consecutive rows of one user are transitions.
         same_user = train.user[1:] == train.user[:-1]
         src, dst = train.item[:-1][same_user], train.item[1:][same_user]

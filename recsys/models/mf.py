@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from recsys.data.dataset import Dataset
-from recsys.errors import DataError, ParameterError
+from recsys.errors import DataError
 from recsys.models.base import Recommender
+from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
 from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
 from recsys.progress import Progress
@@ -42,16 +43,11 @@ class _FactorModel(Recommender):
     """Shared by the MF models: validation, per-user or folded-in vectors, embeddings."""
 
     def _check_common(self) -> None:
-        for name in ("dim", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("lr", "l2"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ParameterError(f"{name} must be a non-negative number, got {value!r}")
-        if not self.lr > 0:
-            raise ParameterError(f"lr must be positive, got {self.lr!r}")
+        for name in ("dim", "epochs", "batch_size", "patience"):
+            check_int(name, getattr(self, name))
+        check_number("lr", self.lr, strict=True)
+        check_number("l2", self.l2)
+        check_number("fold_in_l2", self.fold_in_l2, strict=True)
 
     def _user_vectors(self, histories, users) -> np.ndarray:
         if users is None:
@@ -98,6 +94,11 @@ class BPR(_FactorModel):
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "BPR":
         self._check_common()
+        check_int("negatives", self.negatives)
+        check_int("eval_every", self.eval_every)
+        check_number("init_std", self.init_std, strict=True)
+        if self.recency_half_life is not None:
+            check_number("recency_half_life", self.recency_half_life, strict=True)
         device = resolve_device(self.device)
         gen = seed_everything(self.seed)
         users = torch.as_tensor(train.user, dtype=torch.long)

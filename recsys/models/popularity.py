@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.data.dataset import Dataset
-from recsys.errors import ParameterError
 from recsys.models.base import Recommender
+from recsys.models.checks import check_number
 from recsys.models.registry import register
 from recsys.progress import Progress
 
@@ -22,8 +22,7 @@ class Popularity(Recommender):
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "Popularity":
         weights = None
         if self.half_life_days is not None:
-            if not self.half_life_days > 0:
-                raise ParameterError(f"half_life_days must be positive, got {self.half_life_days}")
+            check_number("half_life_days", self.half_life_days, strict=True)
             age_days = (train.timestamp.max() - train.timestamp) / 86400.0
             weights = 0.5 ** (age_days / self.half_life_days)
         self.popularity_ = np.bincount(train.item, weights=weights,

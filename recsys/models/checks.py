@@ -1,0 +1,24 @@
+"""Hyper-parameter checks, run at the start of ``fit`` (``__init__`` only stores what it is given)."""
+from __future__ import annotations
+
+import numbers
+
+from recsys.errors import ParameterError
+
+
+def check_int(name: str, value, minimum: int = 1) -> None:
+    """An integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_number(name: str, value, minimum: float = 0.0, *, strict: bool = False,
+                 maximum: float | None = None) -> None:
+    """A real number (not a bool) >= ``minimum`` (> when ``strict``), and <= ``maximum`` if given."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+    ok = ok and (value > minimum if strict else value >= minimum)
+    ok = ok and (maximum is None or value <= maximum)
+    if not ok:
+        bound = f"{'>' if strict else '>='} {minimum}" + (f" and <= {maximum}" if maximum is not None
+                                                           else "")
+        raise ParameterError(f"{name} must be a number {bound}, got {value!r}")
