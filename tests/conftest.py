@@ -8,11 +8,18 @@ import pytest
 from recsys.data import build_dataset, load_dataset
 
 
+@pytest.fixture(scope="session")
+def text_cache(tmp_path_factory):
+    """Item-text vectors are keyed by the texts' hash, so one cache can serve the whole session."""
+    return tmp_path_factory.mktemp("text-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_data(tmp_path, monkeypatch):
+def isolated_data(tmp_path, monkeypatch, text_cache):
     root = tmp_path / "data"
     root.mkdir()
     monkeypatch.setenv("RECLENS_DATA", str(root))
+    monkeypatch.setenv("RECLENS_CACHE", str(text_cache))
     # The app and `recsys build` maintain this list; tests keep it to models that fit in a second.
     monkeypatch.setenv("RECLENS_MODELS", "pop,itemknn,markov")
     return root

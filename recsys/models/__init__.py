@@ -2,9 +2,12 @@
 
 Importing this package registers every model module listed below.
 """
-from recsys.models import ease, knn, markov, mf, popularity  # noqa: F401  (each module registers its models)
+from recsys.models import bert, content, ease, gpt, knn, markov, mf, popularity  # noqa: F401  (each module registers its models)
 from recsys.models.base import Recommender
+from recsys.models.bert import BERT4Rec
+from recsys.models.content import ContentModel
 from recsys.models.ease import EASE
+from recsys.models.gpt import GPT
 from recsys.models.knn import HybridCF, ItemKNN, UserKNN
 from recsys.models.markov import MarkovChain
 from recsys.models.mf import BPR, RatingMF
@@ -12,5 +15,6 @@ from recsys.models.popularity import Popularity
 from recsys.models.registry import get_model, load_model, model_class, model_names, register
 
 __all__ = ["Recommender", "Popularity", "ItemKNN", "UserKNN", "HybridCF", "EASE",
-           "MarkovChain", "BPR", "RatingMF", "get_model", "load_model", "model_class", "model_names",
+           "MarkovChain", "BPR", "RatingMF", "GPT",
+           "BERT4Rec", "ContentModel", "get_model", "load_model", "model_class", "model_names",
            "register"]

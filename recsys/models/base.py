@@ -149,6 +149,7 @@ class Recommender(ABC):
         """Write the fitted model to the folder ``path`` (created if needed)."""
         self._check_fitted()
         path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
         arrays, state = {}, {}
         for key, value in self._fitted_state().items():
             if isinstance(value, np.ndarray):

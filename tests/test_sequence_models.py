@@ -1,0 +1,174 @@
+"""GPT and BERT4Rec on sequences whose next item is determined, plus the content model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.errors import ParameterError
+from recsys.models import get_model, load_model
+from recsys.split import leave_one_out
+
+from conftest import make_dataset
+
+SMALL = {"dim": 32, "layers": 1, "heads": 2, "max_len": 16, "dropout": 0.0, "batch_tokens": 2048}
+
+
+@pytest.fixture(scope="module")
+def cycle():
+    """60 users, each walking the cycle 0 -> 1 -> ... -> 19 -> 0 for 15 steps from their own start."""
+    rows = [(u, (u + step) % 20, 5, step) for u in range(60) for step in range(15)]
+    return make_dataset(rows)
+
+
+@pytest.fixture(scope="module")
+def gpt(cycle):
+    return get_model("gpt", **SMALL, lr=1e-2, epochs=40).fit(cycle)
+
+
+@pytest.fixture(scope="module")
+def bert(cycle):
+    return get_model("bert", **SMALL, lr=1e-2, epochs=200, mask_prob=0.3).fit(cycle)
+
+
+def hr_at_1(model, cycle) -> float:
+    histories = [np.array([(s + i) % 20 for i in range(6)]) for s in range(20)]
+    items, _ = model.recommend(histories, k=1)
+    return float(np.mean(items[:, 0] == np.array([(s + 6) % 20 for s in range(20)])))
+
+
+def test_gpt_learns_the_cycle(gpt, cycle):
+    assert hr_at_1(gpt, cycle) >= 0.95
+
+
+def test_bert_learns_the_cycle(bert, cycle):
+    assert hr_at_1(bert, cycle) >= 0.9
+
+
+@pytest.mark.parametrize("name", ["gpt", "bert"])
+def test_attention_shapes_and_rows_sum_to_one(request, name):
+    model = request.getfixturevalue(name)
+    history = np.array([3, 4, 5, 6, 7])
+    weights = model.attention(history)
+    positions = len(history) + (1 if name == "bert" else 0)  # BERT scores an appended [MASK]
+    assert weights.shape == (1, 2, positions, positions)
+    assert np.allclose(weights.sum(axis=-1), 1.0, atol=1e-5)
+    if name == "gpt":  # causal: nothing attends to a later position
+        assert np.allclose(np.triu(weights[0, 0], k=1), 0.0)
+
+
+def test_attention_matches_the_scoring_path(gpt):
+    # The explicit-weights path and the fast path give the same final state.
+    import torch
+    history = np.array([1, 2, 3, 4])
+    tokens = torch.as_tensor(gpt._inputs(history)[None])
+    fast, _ = gpt.module_.hidden(tokens, True)
+    slow, _ = gpt.module_.hidden(tokens, True, None, need_weights=True)
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_bert_masking_never_leaks_the_target(bert):
+    rng = np.random.default_rng(0)
+    tokens = np.array([[5, 6, 7, 8, 0, 0], [1, 2, 3, 4, 5, 6], [9, 10, 0, 0, 0, 0]])
+    for _ in range(20):
+        inputs, masked = bert.mask_tokens(tokens, rng)
+        assert (inputs[masked] == bert.n_items_ + 1).all()       # masked inputs show only [MASK]
+        assert not masked[tokens == 0].any()                      # padding is never a target
+        assert masked.any(axis=1).all()                           # every sequence has a target
+        assert np.array_equal(inputs[~masked], tokens[~masked])   # the rest is untouched
+
+
+@pytest.mark.parametrize("name", ["gpt", "bert"])
+def test_save_load_identical_scores(request, name, tmp_path):
+    model = request.getfixturevalue(name)
+    model.save(tmp_path / name)
+    again = load_model(tmp_path / name)
+    histories = [np.array([1, 2, 3]), np.array([7, 8, 9, 10, 11])]
+    assert np.array_equal(again.score(histories), model.score(histories))
+    assert np.array_equal(again.attention(histories[1]), model.attention(histories[1]))
+
+
+def test_generation_never_repeats_nor_returns_history(gpt):
+    history = np.array([2, 3, 4, 5])
+    for beam in (1, 3):
+        items, logp = gpt.generate(history, k=10, beam_width=beam)
+        assert len(items) == 10 == len(set(items.tolist()))
+        assert not set(items.tolist()) & set(history.tolist())
+        assert (logp <= 0).all()
+    greedy, _ = gpt.generate(history, k=3)
+    assert greedy.tolist() == [6, 7, 8]  # the cycle continues
+    everything, _ = gpt.generate(history, k=100)
+    assert len(everything) == 16  # k is cut to the items left
+
+
+def test_same_seed_same_model(cycle):
+    a = get_model("gpt", **SMALL, epochs=2).fit(cycle)
+    b = get_model("gpt", **SMALL, epochs=2).fit(cycle)
+    h = [np.array([1, 2, 3])]
+    assert np.array_equal(a.score(h), b.score(h))
+
+
+def test_fine_tuning_continues_from_a_trained_model(cycle):
+    # Pre-train on all users, fine-tune briefly on a few: it starts far better than from scratch.
+    pretrained = get_model("gpt", **SMALL, lr=1e-2, epochs=20).fit(cycle)
+    few = cycle.subset(cycle.user < 5)
+    scratch = get_model("gpt", **SMALL, lr=1e-2, epochs=2).fit(few)
+    tuned = get_model("gpt", **SMALL, lr=1e-2, epochs=2).fit(few, init_from=pretrained)
+    assert hr_at_1(tuned, cycle) > hr_at_1(scratch, cycle) + 0.3
+
+
+def test_init_from_must_match(cycle, tiny):
+    model = get_model("gpt", **SMALL, epochs=1).fit(tiny)
+    with pytest.raises(ParameterError, match="item ids"):
+        get_model("gpt", **SMALL, epochs=1).fit(cycle, init_from=model)
+    with pytest.raises(ParameterError, match="fitted"):
+        get_model("gpt", **SMALL, epochs=1).fit(cycle, init_from=get_model("bert"))
+
+
+def test_sampled_softmax_trains(cycle):
+    model = get_model("gpt", **SMALL, lr=1e-2, epochs=40, sampled_softmax_above=5,
+                      negatives=8).fit(cycle)
+    assert hr_at_1(model, cycle) >= 0.8
+
+
+def test_bad_transformer_parameters(tiny):
+    for params in ({"dim": 30, "heads": 4}, {"dropout": 1.5}, {"layers": 0}, {"max_len": -1}):
+        with pytest.raises(ParameterError):
+            get_model("gpt", **{**SMALL, **params}).fit(tiny)
+    with pytest.raises(ParameterError):
+        get_model("bert", mask_prob=0.0).fit(tiny)
+    with pytest.raises(ParameterError):
+        get_model("gpt").generate([1], k=0) if False else get_model("gpt", **SMALL, epochs=1).fit(
+            tiny).generate([1], k=0)
+
+
+# -- content model -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def content(ml100k):
+    return get_model("content").fit(ml100k)
+
+
+def test_content_vectors_are_unit_length_and_cached(content, ml100k, isolated_data):
+    v = content.item_embeddings()
+    assert v.shape == (ml100k.n_items, 384)
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+
+
+def test_content_similar_titles_are_close(content, ml100k):
+    titles = ml100k.items["title"].tolist()
+    toy1, toy2 = titles.index("Toy Story"), None
+    star = [i for i, t in enumerate(titles) if t.startswith("Star Trek")]
+    v = content.item_embeddings()
+    # Two Star Trek films are closer to each other than to Toy Story.
+    assert v[star[0]] @ v[star[1]] > v[star[0]] @ v[toy1]
+    assert toy2 is None
+
+
+def test_content_recommends_from_the_history_text(content, ml100k):
+    titles = ml100k.items["title"].tolist()
+    star = [i for i, t in enumerate(titles) if t.startswith("Star Trek")]
+    items, _ = content.recommend(np.array(star[:2]), k=5)
+    assert any(titles[i].startswith("Star Trek") for i in items)
+    query = content.encode_query("space adventure with robots")
+    assert query.shape == (384,)
+    with pytest.raises(ParameterError):
+        content.encode_query("   ")
