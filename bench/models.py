@@ -20,9 +20,15 @@ from recsys.evaluate import evaluate
 from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
 
-RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "bpr-plain"]
+RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "bpr-plain",
+                  "content", "gpt", "gpt-content", "bert", "bert-content"]
 # Rows that are a registered model with other parameters than its defaults.
-VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None})}
+# The transformers get a wall-clock budget so that the run ends in reasonable time on 2 cores.
+VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
+            "gpt": ("gpt", {"max_seconds": 300}),
+            "gpt-content": ("gpt", {"content_init": True, "max_seconds": 300}),
+            "bert": ("bert", {"max_seconds": 300}),
+            "bert-content": ("bert", {"content_init": True, "max_seconds": 300})}
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]
 
 
@@ -32,6 +38,17 @@ def resolve(label: str) -> tuple[str, dict]:
 
 def seeded(label: str) -> bool:
     return "seed" in model_class(resolve(label)[0]).param_names()
+
+
+def recommend_latency_ms(model, split, users: int = 100) -> tuple[float, float]:
+    """p50 / p95 milliseconds of one ``recommend(history, k=10)`` call, one user at a time."""
+    times = []
+    for j in range(min(users, len(split.test))):
+        history = split.test.histories[j]
+        start = time.perf_counter()
+        model.recommend(history, k=10)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
 def run_ranking(names, seeds: int) -> list[dict]:
@@ -47,13 +64,19 @@ def run_ranking(names, seeds: int) -> list[dict]:
             fit = time.perf_counter() - start
             result = evaluate(model, split.test, split.train, k=(10,))
             history = getattr(model, "history_", [])
+            latency = recommend_latency_ms(model, split)
             runs.append({**{m: result.metrics[m] for m in METRICS}, "fit_s": fit,
                          "epochs": len(history) or None,
-                         "s_per_epoch": fit / len(history) if history else None})
+                         "s_per_epoch": fit / len(history) if history else None,
+                         "rec_ms_p50": latency[0], "rec_ms_p95": latency[1],
+                         "curve": [{k: r[k] for k in ("epoch", "seconds", "valid_ndcg@10") if k in r}
+                                   for r in history]})
             print(f"  {name} seed {params.get('seed', '-')}: ndcg@10 {result.metrics['ndcg@10']:.4f} "
                   f"in {fit:.1f} s", flush=True)
         row = {"model": name, "params": base_params, "runs": len(runs)}
         for key in runs[0]:
+            if key == "curve":
+                continue
             values = [r[key] for r in runs if r[key] is not None]
             row[key] = float(np.mean(values)) if values else None
         row["ndcg@10_std"] = float(np.std([r["ndcg@10"] for r in runs]))
@@ -82,7 +105,8 @@ def main() -> None:
     args = p.parse_args()
     ranking = run_ranking(args.models, args.seeds)
     print("\nRanking: ml-100k, leave-one-out by time, full ranking, test split (mean over seeds)")
-    print_table(ranking, ["model", "runs", *METRICS, "ndcg@10_std", "fit_s", "epochs", "s_per_epoch"])
+    print_table(ranking, ["model", "runs", *METRICS, "ndcg@10_std", "fit_s", "epochs", "s_per_epoch",
+                          "rec_ms_p50", "rec_ms_p95"])
     rating = [] if args.no_rating else run_rating(args.seeds)
     if rating:
         print("\nRatings: ml-100k, random 80/20 split (seed 0), test part")

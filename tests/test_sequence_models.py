@@ -6,7 +6,6 @@ import pytest
 
 from recsys.errors import ParameterError
 from recsys.models import get_model, load_model
-from recsys.split import leave_one_out
 
 from conftest import make_dataset
 
@@ -136,9 +135,10 @@ def test_bad_transformer_parameters(tiny):
             get_model("gpt", **{**SMALL, **params}).fit(tiny)
     with pytest.raises(ParameterError):
         get_model("bert", mask_prob=0.0).fit(tiny)
-    with pytest.raises(ParameterError):
-        get_model("gpt").generate([1], k=0) if False else get_model("gpt", **SMALL, epochs=1).fit(
-            tiny).generate([1], k=0)
+    fitted = get_model("gpt", **SMALL, epochs=1).fit(tiny)
+    for k, beam in ((0, 1), (3, 0)):
+        with pytest.raises(ParameterError):
+            fitted.generate([1], k=k, beam_width=beam)
 
 
 # -- content model -------------------------------------------------------------------------------------
@@ -155,12 +155,11 @@ def test_content_vectors_are_unit_length_and_cached(content, ml100k, isolated_da
 
 def test_content_similar_titles_are_close(content, ml100k):
     titles = ml100k.items["title"].tolist()
-    toy1, toy2 = titles.index("Toy Story"), None
+    toy = titles.index("Toy Story")
     star = [i for i, t in enumerate(titles) if t.startswith("Star Trek")]
     v = content.item_embeddings()
     # Two Star Trek films are closer to each other than to Toy Story.
-    assert v[star[0]] @ v[star[1]] > v[star[0]] @ v[toy1]
-    assert toy2 is None
+    assert v[star[0]] @ v[star[1]] > v[star[0]] @ v[toy]
 
 
 def test_content_recommends_from_the_history_text(content, ml100k):

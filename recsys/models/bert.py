@@ -22,7 +22,8 @@ class BERT4Rec(SequentialRecommender):
                  dropout: float = 0.2, mask_prob: float = 0.2, mask_last: float = 0.2, lr: float = 1e-3,
                  weight_decay: float = 0.0, epochs: int = 400, batch_tokens: int = 8192,
                  patience: int = 10, sampled_softmax_above: int = 50_000, negatives: int = 1024,
-                 content_init: bool = False, seed: int = 0, device: str = "auto"):
+                 content_init: bool = False, max_seconds: float | None = None, seed: int = 0,
+                 device: str = "auto"):
         self.dim = dim
         self.layers = layers
         self.heads = heads
@@ -38,6 +39,7 @@ class BERT4Rec(SequentialRecommender):
         self.sampled_softmax_above = sampled_softmax_above
         self.negatives = negatives
         self.content_init = content_init
+        self.max_seconds = max_seconds
         self.seed = seed
         self.device = device
 

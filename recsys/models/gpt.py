@@ -24,8 +24,8 @@ class GPT(SequentialRecommender):
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, lr: float = 2e-3, weight_decay: float = 0.0, epochs: int = 200,
                  batch_tokens: int = 8192, patience: int = 5, sampled_softmax_above: int = 50_000,
-                 negatives: int = 1024, content_init: bool = False, seed: int = 0,
-                 device: str = "auto"):
+                 negatives: int = 1024, content_init: bool = False, max_seconds: float | None = None,
+                 seed: int = 0, device: str = "auto"):
         self.dim = dim
         self.layers = layers
         self.heads = heads
@@ -39,6 +39,7 @@ class GPT(SequentialRecommender):
         self.sampled_softmax_above = sampled_softmax_above
         self.negatives = negatives
         self.content_init = content_init
+        self.max_seconds = max_seconds
         self.seed = seed
         self.device = device
 

@@ -163,6 +163,8 @@ class SequentialRecommender(Recommender):
     def _check_params(self) -> None:
         for name in ("dim", "layers", "heads", "max_len", "epochs", "batch_tokens", "patience"):
             check_int(name, getattr(self, name))
+        if self.max_seconds is not None:
+            check_number("max_seconds", self.max_seconds, strict=True)
         if self.dim % self.heads:
             raise ParameterError(f"dim ({self.dim}) must be a multiple of heads ({self.heads})")
         check_number("dropout", self.dropout, maximum=0.9)
@@ -218,7 +220,7 @@ class SequentialRecommender(Recommender):
             if progress:
                 shown = f", valid NDCG@10 {record['valid_ndcg@10']:.4f}" if "valid_ndcg@10" in record else ""
                 progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, loss {record['loss']:.3f}{shown}")
-            if stop:
+            if stop or (self.max_seconds is not None and record["seconds"] > self.max_seconds):
                 break
         if stopper.best_state is not None:
             module.load_state_dict(stopper.best_state)
