@@ -21,14 +21,14 @@ from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
 
 RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "bpr-plain",
-                  "content", "gpt", "gpt-content", "bert", "bert-content"]
+                  "content", "gpt", "gpt-no-content", "bert", "bert-no-content"]
 # Rows that are a registered model with other parameters than its defaults.
 # The transformers get a wall-clock budget so that the run ends in reasonable time on 2 cores.
 VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
             "gpt": ("gpt", {"max_seconds": 300}),
-            "gpt-content": ("gpt", {"content_init": True, "max_seconds": 300}),
+            "gpt-no-content": ("gpt", {"content_init": False, "max_seconds": 300}),
             "bert": ("bert", {"max_seconds": 300}),
-            "bert-content": ("bert", {"content_init": True, "max_seconds": 300})}
+            "bert-no-content": ("bert", {"content_init": False, "max_seconds": 300})}
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]
 
 
@@ -102,6 +102,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=RANKING_MODELS)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--no-rating", action="store_true", help="skip the rating model")
+    p.add_argument("--out", default="models", help="results name: bench/results/<out>.json")
     args = p.parse_args()
     ranking = run_ranking(args.models, args.seeds)
     print("\nRanking: ml-100k, leave-one-out by time, full ranking, test split (mean over seeds)")
@@ -111,7 +112,7 @@ def main() -> None:
     if rating:
         print("\nRatings: ml-100k, random 80/20 split (seed 0), test part")
         print_table(rating, ["model", "runs", "rmse", "mae", "mse", "fit_s", "epochs"])
-    write_results("models", {"protocol": "ml-100k, leave-one-out by time, full ranking, test split",
+    write_results(args.out, {"protocol": "ml-100k, leave-one-out by time, full ranking, test split",
                              "ranking": ranking, "rating": rating})
 
 

@@ -9,7 +9,8 @@ from recsys.models import get_model, load_model
 
 from conftest import make_dataset
 
-SMALL = {"dim": 32, "layers": 1, "heads": 2, "max_len": 16, "dropout": 0.0, "batch_tokens": 2048}
+SMALL = {"dim": 32, "layers": 1, "heads": 2, "max_len": 16, "dropout": 0.0, "batch_tokens": 2048,
+         "content_init": False}
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +140,18 @@ def test_bad_transformer_parameters(tiny):
     for k, beam in ((0, 1), (3, 0)):
         with pytest.raises(ParameterError):
             fitted.generate([1], k=k, beam_width=beam)
+
+
+def test_content_init_gives_item_embeddings_from_text(ml100k, content):
+    # Fused with the content vectors, two Star Trek films start (and stay, after one epoch) closer to
+    # each other than to Toy Story, even in the transformer's own 64-d item space.
+    titles = ml100k.items["title"].tolist()
+    star = [i for i, t in enumerate(titles) if t.startswith("Star Trek")]
+    toy = titles.index("Toy Story")
+    model = get_model("gpt", epochs=1, layers=1, max_len=50, content_init=True).fit(ml100k)
+    e = model.item_embeddings()
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
+    assert e[star[0]] @ e[star[1]] > e[star[0]] @ e[toy] + 0.1
 
 
 # -- content model -------------------------------------------------------------------------------------

@@ -19,10 +19,10 @@ class BERT4Rec(SequentialRecommender):
     causal = False
 
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,
-                 dropout: float = 0.2, mask_prob: float = 0.2, mask_last: float = 0.2, lr: float = 1e-3,
+                 dropout: float = 0.2, mask_prob: float = 0.2, mask_last: float = 0.2, lr: float = 2e-3,
                  weight_decay: float = 0.0, epochs: int = 400, batch_tokens: int = 8192,
-                 patience: int = 10, sampled_softmax_above: int = 50_000, negatives: int = 1024,
-                 content_init: bool = False, max_seconds: float | None = None, seed: int = 0,
+                 patience: int = 20, sampled_softmax_above: int = 50_000, negatives: int = 1024,
+                 content_init: bool = True, max_seconds: float | None = None, seed: int = 0,
                  device: str = "auto"):
         self.dim = dim
         self.layers = layers
