@@ -110,11 +110,15 @@ class SeqTransformer(nn.Module):
         return self.ln(x), weights
 
     def item_logits(self, h, items=None):
-        """Scores of all items (or of ``items``) for hidden states ``h`` (..., dim)."""
+        """Scores of all items, or of the 1-D ``items`` only, for hidden states ``h`` (..., dim)."""
         table = self.tok.weight[1:self.n_items + 1]
         if items is None:
             return h @ table.T + self.out_bias
-        return (h[:, None, :] * table[items]).sum(-1) + self.out_bias[items]
+        return h @ table[items].T + self.out_bias[items]
+
+    def target_logits(self, h, targets):
+        """The score of each row's own target item: (N,) for h (N, dim) and targets (N,)."""
+        return (h * self.tok.weight[targets + 1]).sum(-1) + self.out_bias[targets]
 
 
 def windows(sequences: list[np.ndarray], length: int, step: int) -> list[np.ndarray]:
@@ -156,7 +160,8 @@ def pad(seqs: list[np.ndarray], value: int = 0) -> np.ndarray:
 
 
 class SequentialRecommender(Recommender):
-    """Base of GPT and BERT: subclasses define ``causal``, ``_train_windows`` and ``_batch_loss``."""
+    """Base of GPT and BERT: subclasses set ``causal`` and define ``_window_shape`` and ``_batch_loss``
+    (and ``_inputs`` when scoring feeds more than the history)."""
 
     causal: bool = True
 
@@ -252,11 +257,12 @@ class SequentialRecommender(Recommender):
         """Cross-entropy of the target items (item ids) from hidden states h (N, dim)."""
         if module.n_items <= self.sampled_softmax_above:
             return F.cross_entropy(module.item_logits(h), targets)
-        # Sampled softmax with shared uniform negatives (the correction term is constant for uniform).
+        # Sampled softmax with negatives shared by the batch (one (N, negatives) product, not N × negatives
+        # gathered vectors); uniform sampling makes the logQ correction a constant, so it is left out.
         negatives = torch.randint(0, module.n_items, (self.negatives,), generator=gen).to(device)
-        candidates = torch.cat([targets[:, None], negatives[None].expand(len(targets), -1)], dim=1)
-        logits = module.item_logits(h, candidates)
-        logits[:, 1:] = logits[:, 1:].masked_fill(candidates[:, 1:] == targets[:, None], float("-inf"))
+        negative_logits = module.item_logits(h, negatives)
+        negative_logits = negative_logits.masked_fill(negatives[None, :] == targets[:, None], float("-inf"))
+        logits = torch.cat([module.target_logits(h, targets)[:, None], negative_logits], dim=1)
         return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long, device=device))
 
     # -- scoring ------------------------------------------------------------------------------------------
