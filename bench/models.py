@@ -27,6 +27,8 @@ RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bp
 VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
             "gpt": ("gpt", {"max_seconds": 300}),
             "gpt-no-content": ("gpt", {"content_init": False, "max_seconds": 300}),
+            "gpt-no-decay": ("gpt", {"lr_decay": False, "epochs": 200, "patience": 10,
+                                     "max_seconds": 300}),
             "bert": ("bert", {"max_seconds": 300}),
             "bert-no-content": ("bert", {"content_init": False, "max_seconds": 300})}
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]

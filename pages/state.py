@@ -75,11 +75,18 @@ def _load_artifact(root: str, key, mtime_ns: int) -> Recommender | None:
 
 
 def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
-    """Stored test metrics of every built model for the dataset's split, one row per model."""
+    """Stored test metrics of every built model for the dataset's split, one row per model; a model
+    built with non-default hyper-parameters is labelled with them."""
     split = get_split(dataset, protocol)
     rows = []
     for m in ArtifactStore().list(split.train.fingerprint()):
-        rows.append({"model": m["model"], **m.get("metrics", {}), "fit seconds": m.get("fit_seconds"),
+        try:
+            defaults = get_model(m["model"]).get_params()
+        except RecsysError:
+            continue  # a model this version no longer has
+        changed = {k: v for k, v in m.get("params", {}).items() if defaults.get(k) != v}
+        label = m["model"] + (f" ({', '.join(f'{k}={v}' for k, v in changed.items())})" if changed else "")
+        rows.append({"model": label, **m.get("metrics", {}), "fit seconds": m.get("fit_seconds"),
                      "built": m.get("created")})
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
 

@@ -76,10 +76,11 @@ def _build(args, name, split, force=False):
 
 def cmd_train(args) -> int:
     split = make_split(_dataset(args), args.split)
+    store = _store(args)
     for name in _models(args):
         built = _build(args, name, split, force=args.force)
         how = "loaded (already built)" if built.loaded else f"trained in {built.manifest['fit_seconds']} s"
-        print(f"{name}: {how} -> {_store(args).path(_store(args).key(name, built.model.get_params(), split.train))}")
+        print(f"{name}: {how} -> {store.path(store.key(name, built.model.get_params(), split.train))}")
     return 0
 
 

@@ -52,3 +52,16 @@ def test_unknown_dataset_in_url_falls_back_with_a_warning():
     assert not at.exception
     assert any("Unknown dataset" in w.value for w in at.warning)
     assert at.sidebar.selectbox[0].value == "ml-100k"
+
+
+def test_scoreboard_labels_non_default_parameters():
+    from recsys.artifacts import ArtifactStore
+    from recsys.models import get_model
+    from recsys.split import leave_one_out
+
+    split = leave_one_out(load_dataset())
+    ArtifactStore().save(get_model("pop", half_life_days=30.0).fit(split.train), split.train)
+    build_all(load_dataset(), models=["pop"])
+    at = app().run()
+    board = at.dataframe[0].value
+    assert set(board.index) == {"pop", "pop (half_life_days=30.0)"}

@@ -1,7 +1,8 @@
 """BERT4Rec (Sun et al., CIKM 2019): a bidirectional transformer trained by masked-item prediction.
 
 Training hides a random ``mask_prob`` share of each window's items behind [MASK] and predicts them from
-both sides; a ``mask_last`` share of windows also hides their last item, the case inference asks for. To recommend, [MASK] is appended after the history and its prediction ranks the items.
+both sides; a ``mask_last`` share of windows also hides their last item, the case inference asks for.
+To recommend, [MASK] is appended after the history and its prediction ranks the items.
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ class BERT4Rec(SequentialRecommender):
     causal = False
 
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,
-                 dropout: float = 0.2, mask_prob: float = 0.2, mask_last: float = 0.2, lr: float = 2e-3,
-                 weight_decay: float = 0.0, epochs: int = 400, batch_tokens: int = 8192,
-                 patience: int = 20, sampled_softmax_above: int = 50_000, negatives: int = 1024,
+                 dropout: float = 0.2, mask_prob: float = 0.2, mask_last: float = 0.2,
+                 lr: float = 2e-3, lr_decay: bool = False, weight_decay: float = 0.0, epochs: int = 400,
+                 batch_tokens: int = 8192, patience: int = 20, sampled_softmax_above: int = 50_000,
+                 negatives: int = 1024,
                  content_init: bool = True, max_seconds: float | None = None, seed: int = 0,
                  device: str = "auto"):
         self.dim = dim
@@ -32,6 +34,7 @@ class BERT4Rec(SequentialRecommender):
         self.mask_prob = mask_prob
         self.mask_last = mask_last
         self.lr = lr
+        self.lr_decay = lr_decay
         self.weight_decay = weight_decay
         self.epochs = epochs
         self.batch_tokens = batch_tokens

@@ -57,7 +57,8 @@ def encode_texts(texts: list[str], *, batch_size: int = 64, device: str = "cpu",
                                   convert_to_numpy=True, normalize_embeddings=True,
                                   show_progress_bar=False))
         if progress:
-            progress(min(1.0, (lo + batch_size) / len(texts)), f"encoded {min(lo + batch_size, len(texts)):,} texts")
+            done = min(lo + batch_size, len(texts))
+            progress(done / len(texts), f"encoded {done:,} texts")
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 384), np.float32)
 
 

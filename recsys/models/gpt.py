@@ -22,8 +22,9 @@ class GPT(SequentialRecommender):
     causal = True
 
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,
-                 dropout: float = 0.2, lr: float = 2e-3, weight_decay: float = 0.0, epochs: int = 200,
-                 batch_tokens: int = 8192, patience: int = 10, sampled_softmax_above: int = 50_000,
+                 dropout: float = 0.2, lr: float = 2e-3, lr_decay: bool = True, weight_decay: float = 0.0,
+                 epochs: int = 40, batch_tokens: int = 8192, patience: int = 15,
+                 sampled_softmax_above: int = 50_000,
                  negatives: int = 1024, content_init: bool = True, max_seconds: float | None = None,
                  seed: int = 0, device: str = "auto"):
         self.dim = dim
@@ -32,6 +33,7 @@ class GPT(SequentialRecommender):
         self.max_len = max_len
         self.dropout = dropout
         self.lr = lr
+        self.lr_decay = lr_decay
         self.weight_decay = weight_decay
         self.epochs = epochs
         self.batch_tokens = batch_tokens

@@ -197,6 +197,9 @@ class SequentialRecommender(Recommender):
             self._init_item_embeddings(module, train)
         self.module_ = module.to(device)
         opt = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        # Cosine decay to zero over ``epochs`` when asked: the last epochs take small, steadier steps.
+        schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
+                    if self.lr_decay else None)
         seqs = windows(train.sequences().rows(), *self._window_shape())
         lengths = np.array([len(s) for s in seqs])
         stopper = EarlyStopping(self.patience)
@@ -212,6 +215,8 @@ class SequentialRecommender(Recommender):
                 opt.step()
                 total += float(loss.detach()) * n
                 count += n
+            if schedule is not None:
+                schedule.step()
             record = {"epoch": epoch + 1, "loss": total / max(count, 1),
                       "seconds": time.perf_counter() - start}
             stop = False
