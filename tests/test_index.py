@@ -1,0 +1,104 @@
+"""FAISS item index: exact answers, approximate recall, save / load, similar items."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
+from recsys.index import ItemIndex
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    """20k 32-d vectors around 50 centres: structure like item embeddings have."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(50, 32))
+    return (centres[rng.integers(0, 50, 20_000)] + 0.3 * rng.normal(size=(20_000, 32))).astype(np.float32)
+
+
+def brute_force(vectors, queries, k):
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    return np.argsort(-(q @ unit.T), axis=1, kind="stable")[:, :k]
+
+
+def test_exact_matches_brute_force(clustered):
+    index = ItemIndex().build(clustered)
+    assert index.kind_ == "exact"
+    queries = clustered[:50] + 0.01
+    ids, scores = index.search(queries, 10)
+    expected = brute_force(clustered, queries, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ids, expected)]) > 0.99
+    assert (np.diff(scores, axis=1) <= 1e-6).all() and (scores <= 1.0001).all()
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_recall(clustered, kind):
+    exact = ItemIndex(kind="exact").build(clustered)
+    approx = ItemIndex(kind=kind).build(clustered)
+    queries = clustered[::200]
+    truth, _ = exact.search(queries, 10)
+    found, _ = approx.search(queries, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+    assert recall >= 0.9, recall
+
+
+def test_auto_switches_to_hnsw_above_the_limit(clustered):
+    assert ItemIndex(exact_limit=1000).build(clustered).kind_ == "hnsw"
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf"])
+def test_save_load_same_neighbours(clustered, kind, tmp_path):
+    index = ItemIndex(kind=kind).build(clustered)
+    index.save(tmp_path / kind)
+    again = ItemIndex.load(tmp_path / kind)
+    a, _ = index.search(clustered[:20], 10)
+    b, _ = again.search(clustered[:20], 10)
+    assert np.array_equal(a, b) and again.kind_ == kind
+
+
+def test_similar_items_leave_the_item_out(clustered):
+    index = ItemIndex().build(clustered)
+    ids, scores = index.similar_items(7, k=5)
+    assert len(ids) == 5 and 7 not in ids
+    with pytest.raises(DataError, match="unknown item"):
+        index.similar_items(10**6)
+
+
+def test_bad_input(clustered, tmp_path):
+    with pytest.raises(NotFittedError):
+        ItemIndex().search(clustered[:1], 3)
+    index = ItemIndex().build(clustered[:100])
+    with pytest.raises(ParameterError):
+        index.search(clustered[:1], 0)
+    with pytest.raises(DataError, match="dimensions"):
+        index.search(np.ones((1, 5)), 3)
+    with pytest.raises(DataError, match="NaN"):
+        ItemIndex().build(np.full((3, 4), np.nan))
+    with pytest.raises(ParameterError):
+        ItemIndex(kind="lsh").build(clustered[:10])
+    ids, _ = index.search(clustered[0], 10**6)  # k above the catalogue is cut to it
+    assert len(ids) == 100
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "index.faiss").write_bytes(b"junk")
+    (tmp_path / "bad" / "index.json").write_text("{}")
+    with pytest.raises(ArtifactError):
+        ItemIndex.load(tmp_path / "bad")
+
+
+def test_index_for_models_and_semantic_search(ml100k, ml100k_split):
+    from recsys.index import index_for
+    from recsys.models import get_model
+
+    with pytest.raises(DataError, match="no item embeddings"):
+        index_for(get_model("pop").fit(ml100k_split.train))
+    bpr = get_model("bpr", epochs=2).fit(ml100k_split.train)
+    ids, _ = index_for(bpr).similar_items(0, k=5)
+    assert len(ids) == 5 and 0 not in ids
+
+    content = get_model("content").fit(ml100k)
+    index = index_for(content)
+    ids, scores = index.search(content.encode_query("space adventure with robots and starships"), 10)
+    titles = ml100k.items["title"].to_numpy()[ids]
+    assert any("Star" in t for t in titles), titles
+    assert (scores[:-1] >= scores[1:]).all()
