@@ -1,0 +1,82 @@
+"""UMAP projections of item (or user) vectors to 2-D / 3-D, cached on disk, ready for plotly.
+
+UMAP's first call in a process compiles with numba (~40 s), so projections are computed when models are
+built and read from the cache afterwards; a page render only reads them. Above ``sample_above`` points
+UMAP is fitted on a random sample and the rest are placed with ``transform``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.data.dataset import Dataset
+from recsys.errors import DataError, ParameterError
+from recsys.io import atomic_save_npz, load_npz
+from recsys.models.checks import check_int
+
+
+def project(vectors: np.ndarray, *, dims: int = 2, neighbors: int = 15, min_dist: float = 0.1,
+            sample_above: int = 50_000, seed: int = 0) -> np.ndarray:
+    """Coordinates (n, dims) for the rows of ``vectors`` (cosine metric)."""
+    import umap  # imported here: its import alone takes seconds, and most callers only read caches
+
+    if dims not in (2, 3):
+        raise ParameterError(f"dims must be 2 or 3, got {dims!r}")
+    check_int("neighbors", neighbors, minimum=2)
+    check_int("sample_above", sample_above, minimum=10)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) < 3:
+        raise DataError(f"need at least 3 vectors to project, got shape {vectors.shape}")
+    if not np.isfinite(vectors).all():
+        raise DataError("vectors contain NaN or infinite values")
+    reducer = umap.UMAP(n_components=dims, n_neighbors=min(neighbors, len(vectors) - 1),
+                        min_dist=min_dist, metric="cosine", random_state=seed, n_jobs=1)
+    if len(vectors) <= sample_above:
+        return reducer.fit_transform(vectors).astype(np.float32)
+    sample = np.sort(np.random.default_rng(seed).choice(len(vectors), sample_above, replace=False))
+    out = np.empty((len(vectors), dims), np.float32)
+    out[sample] = reducer.fit_transform(vectors[sample])
+    rest = np.setdiff1d(np.arange(len(vectors)), sample)
+    for lo in range(0, len(rest), 50_000):
+        chunk = rest[lo:lo + 50_000]
+        out[chunk] = reducer.transform(vectors[chunk])
+    return out
+
+
+def cached_projection(vectors: np.ndarray, *, cache_dir: str | Path | None = None, **params
+                      ) -> np.ndarray:
+    """``project`` through an on-disk cache keyed by the vectors' bytes and the parameters."""
+    from recsys.artifacts import data_root
+
+    h = hashlib.sha256(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+    h.update(repr(sorted(params.items())).encode())
+    folder = Path(cache_dir or os.environ.get("RECLENS_CACHE") or data_root() / "cache")
+    path = folder / f"umap-{h.hexdigest()[:16]}.npz"
+    if path.is_file():
+        try:
+            coords = load_npz(path)["coords"]
+            if len(coords) == len(vectors):
+                return coords
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache file is recomputed
+    coords = project(vectors, **params)
+    atomic_save_npz(path, {"coords": coords})
+    return coords
+
+
+def item_projection_frame(dataset: Dataset, coords: np.ndarray) -> pd.DataFrame:
+    """One row per item: its index and raw id, title, genres, first genre, year, popularity, x, y(, z)."""
+    if len(coords) != dataset.n_items:
+        raise DataError(f"{len(coords)} coordinates for {dataset.n_items} items")
+    items = dataset.items
+    frame = pd.DataFrame({"item": np.arange(dataset.n_items), "item_id": items["item_id"].to_numpy(),
+                          "title": items["title"].to_numpy(), "genres": items["genres"].to_numpy(),
+                          "genre": items["genres"].str.split("|").str[0].replace("", "(none)").to_numpy(),
+                          "year": items["year"].to_numpy(), "popularity": dataset.item_popularity()})
+    for axis, name in zip(range(coords.shape[1]), "xyz"):
+        frame[name] = coords[:, axis]
+    return frame
