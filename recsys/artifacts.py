@@ -17,10 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from recsys import __version__
 from recsys.data.dataset import Dataset
 from recsys.errors import ArtifactError
-from recsys.io import atomic_write_json
+from recsys.io import atomic_save_npz, atomic_write_json, load_npz
 from recsys.models.registry import model_class
 
 MANIFEST = "manifest.json"
@@ -29,6 +31,29 @@ MANIFEST = "manifest.json"
 def data_root() -> Path:
     """$RECLENS_DATA, or the data/ folder beside the recsys package."""
     return Path(os.environ.get("RECLENS_DATA") or Path(__file__).resolve().parents[1] / "data")
+
+
+def cache_root() -> Path:
+    """Where derived arrays (text vectors, UMAP coordinates) are cached: $RECLENS_CACHE or data/cache.
+    Entries are keyed by a hash of their inputs, so a stale entry is never read and any can be deleted."""
+    return Path(os.environ.get("RECLENS_CACHE") or data_root() / "cache")
+
+
+def cached_array(name: str, key: str, compute, rows: int, cache_dir: str | Path | None = None
+                 ) -> np.ndarray:
+    """``compute()``'s array, read from <cache>/<name>-<key>.npz when present with ``rows`` rows, else
+    computed and written atomically. A damaged entry is recomputed, never trusted."""
+    path = Path(cache_dir or cache_root()) / f"{name}-{key}.npz"
+    if path.is_file():
+        try:
+            array = load_npz(path)["array"]
+            if len(array) == rows:
+                return array
+        except (OSError, ValueError, KeyError):
+            pass
+    array = compute()
+    atomic_save_npz(path, {"array": array})
+    return array
 
 
 def default_root() -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 
 from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
 from recsys.io import atomic_write_bytes, atomic_write_json
-from recsys.models.checks import check_int
+from recsys.models.checks import check_int, check_positive_int
 
 KINDS = ("auto", "exact", "hnsw", "ivf")
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
@@ -80,8 +80,7 @@ class ItemIndex:
     def search(self, queries: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` nearest items (ids, cosine) for each query row; 1-D in, 1-D out."""
         self._check_built()
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ParameterError(f"k must be a positive integer, got {k!r}")
+        check_positive_int("k", k)
         q = np.asarray(queries, dtype=np.float32)
         single = q.ndim == 1
         q = np.atleast_2d(q)
@@ -93,8 +92,7 @@ class ItemIndex:
     def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` items closest to ``item``, the item itself left out."""
         self._check_built()
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ParameterError(f"k must be a positive integer, got {k!r}")
+        check_positive_int("k", k)
         if not 0 <= int(item) < self.n_items:
             raise DataError(f"unknown item index {item}: the index holds items 0..{self.n_items - 1}")
         vector = self.index_.reconstruct(int(item))

@@ -7,7 +7,6 @@ UMAP is fitted on a random sample and the rest are placed with ``transform``.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,6 @@ import pandas as pd
 
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError, ParameterError
-from recsys.io import atomic_save_npz, load_npz
 from recsys.models.checks import check_int
 
 
@@ -50,22 +48,12 @@ def project(vectors: np.ndarray, *, dims: int = 2, neighbors: int = 15, min_dist
 def cached_projection(vectors: np.ndarray, *, cache_dir: str | Path | None = None, **params
                       ) -> np.ndarray:
     """``project`` through an on-disk cache keyed by the vectors' bytes and the parameters."""
-    from recsys.artifacts import data_root
+    from recsys.artifacts import cached_array
 
     h = hashlib.sha256(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
     h.update(repr(sorted(params.items())).encode())
-    folder = Path(cache_dir or os.environ.get("RECLENS_CACHE") or data_root() / "cache")
-    path = folder / f"umap-{h.hexdigest()[:16]}.npz"
-    if path.is_file():
-        try:
-            coords = load_npz(path)["coords"]
-            if len(coords) == len(vectors):
-                return coords
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is recomputed
-    coords = project(vectors, **params)
-    atomic_save_npz(path, {"coords": coords})
-    return coords
+    return cached_array("umap", h.hexdigest()[:16], lambda: project(vectors, **params),
+                        rows=len(vectors), cache_dir=cache_dir)
 
 
 def item_projection_frame(dataset: Dataset, coords: np.ndarray) -> pd.DataFrame:

@@ -24,6 +24,7 @@ from recsys.data.dataset import Dataset
 from recsys.data.ragged import Ragged
 from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
 from recsys.io import atomic_save_npz, atomic_write_json, load_npz
+from recsys.models.checks import check_positive_int
 from recsys.progress import Progress
 from recsys.ranking import mask_history, top_k
 
@@ -116,8 +117,7 @@ class Recommender(ABC):
         Ragged) gives 2-D arrays, where rows with fewer than ``k`` candidates are padded with item -1
         and score -inf. ``k`` above the catalogue is cut to the catalogue size.
         """
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ParameterError(f"k must be a positive integer, got {k!r}")
+        check_positive_int("k", k)
         single = _is_single(history)
         batch = [np.asarray(history)] if single else history
         self._check_fitted()

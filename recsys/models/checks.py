@@ -12,6 +12,12 @@ def check_int(name: str, value, minimum: int = 1) -> None:
         raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
+def check_positive_int(name: str, value) -> None:
+    """A positive integer (not a bool): for k, beam widths and the like."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
+
+
 def check_number(name: str, value, minimum: float = 0.0, *, strict: bool = False,
                  maximum: float | None = None) -> None:
     """A real number (not a bool) >= ``minimum`` (> when ``strict``), and <= ``maximum`` if given."""

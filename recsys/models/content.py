@@ -17,7 +17,6 @@ import numpy as np
 
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError, RecsysError
-from recsys.io import atomic_save_npz, load_npz
 from recsys.models.base import Recommender
 from recsys.models.checks import check_int
 from recsys.models.registry import register
@@ -66,22 +65,12 @@ def item_text_vectors(dataset: Dataset, *, cache_dir: str | Path | None = None,
                       progress: Progress | None = None) -> np.ndarray:
     """The dataset's item-text vectors, from the on-disk cache ($RECLENS_CACHE, or data/cache) when
     the same texts were encoded before."""
-    from recsys.artifacts import data_root
+    from recsys.artifacts import cached_array
 
     texts = dataset.items["text"].astype(str).tolist()
     digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:16]
-    cache = cache_dir or os.environ.get("RECLENS_CACHE") or data_root() / "cache"
-    path = Path(cache) / f"text-vectors-{digest}.npz"
-    if path.is_file():
-        try:
-            vectors = load_npz(path)["vectors"]
-            if vectors.shape[0] == len(texts):
-                return vectors
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache file is simply rebuilt
-    vectors = encode_texts(texts, progress=progress)
-    atomic_save_npz(path, {"vectors": vectors})
-    return vectors
+    return cached_array("text-vectors", digest, lambda: encode_texts(texts, progress=progress),
+                        rows=len(texts), cache_dir=cache_dir)
 
 
 def _device(device: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recsys.errors import ParameterError
+from recsys.models.checks import check_positive_int
 from recsys.models.registry import register
 from recsys.models.sequential import SequentialRecommender, pad
 
@@ -66,10 +66,8 @@ class GPT(SequentialRecommender):
         lists and returns the one with the highest total log-probability.
         """
         self._check_fitted()
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-            raise ParameterError(f"k must be a positive integer, got {k!r}")
-        if isinstance(beam_width, bool) or not isinstance(beam_width, int) or beam_width <= 0:
-            raise ParameterError(f"beam_width must be a positive integer, got {beam_width!r}")
+        check_positive_int("k", k)
+        check_positive_int("beam_width", beam_width)
         history = self._check_histories([history])[0]
         banned = set(history.tolist()) if exclude_seen else set()
         k = min(int(k), self.n_items_ - len(banned))
