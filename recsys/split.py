@@ -54,14 +54,6 @@ class Split:
         return PROTOCOL_NAMES[self.protocol]
 
 
-def _position_in_user(ds: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """For each interaction: its 0-based position in its user's sequence, and the user's length."""
-    counts = ds.user_activity()
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    pos = np.arange(ds.n_interactions) - starts[ds.user]
-    return pos, counts[ds.user]
-
-
 def _held_out(ds: Dataset, labels: np.ndarray, target: int, history: tuple[int, ...]) -> HeldOut:
     is_target = labels == target
     users = np.unique(ds.user[is_target]).astype(np.int32)
@@ -83,7 +75,7 @@ def _make(ds: Dataset, labels: np.ndarray, protocol: str, test_history: tuple[in
 
 
 def leave_one_out(ds: Dataset) -> Split:
-    pos, length = _position_in_user(ds)
+    pos, length = ds.positions_in_user()
     labels = np.full(ds.n_interactions, TRAIN, np.int8)
     eligible = length >= 3
     labels[eligible & (pos == length - 1)] = TEST
@@ -96,7 +88,7 @@ def time_ratio(ds: Dataset, ratios: tuple[float, float, float] = (0.8, 0.1, 0.1)
     r = np.asarray(ratios, dtype=np.float64)
     if len(r) != 3 or (r < 0).any() or not np.isclose(r.sum(), 1.0):
         raise DataError(f"ratios must be three non-negative numbers summing to 1, got {ratios}")
-    pos, length = _position_in_user(ds)
+    pos, length = ds.positions_in_user()
     n_train = np.maximum(1, np.floor(length * r[0] + 1e-9)).astype(np.int64)
     n_valid = np.floor(length * (r[0] + r[1]) + 1e-9).astype(np.int64) - n_train
     n_valid = np.maximum(n_valid, 0)

@@ -103,6 +103,13 @@ class Dataset:
     def user_activity(self) -> np.ndarray:
         return np.bincount(self.user, minlength=self.n_users)
 
+    def positions_in_user(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each interaction: its 0-based position in its user's time-ordered sequence, and that
+        sequence's length."""
+        counts = self.user_activity()
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        return np.arange(self.n_interactions) - starts[self.user], counts[self.user]
+
     def user_item_matrix(self, binary: bool = True) -> sparse.csr_matrix:
         """The n_users × n_items CSR matrix of interactions (ones, or ratings)."""
         data = np.ones(self.n_interactions, np.float32) if binary else self.rating

@@ -18,7 +18,8 @@ from recsys.errors import DataError
 from recsys.models.base import Recommender
 from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
-from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
+from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
+                                       validation_ndcg)
 from recsys.progress import Progress
 
 
@@ -34,7 +35,7 @@ def ridge_fold_in(item_factors: np.ndarray, histories: list[np.ndarray], l2: flo
     for j, h in enumerate(histories):
         if len(h):
             Q = item_factors[h].astype(np.float64)
-            w = np.ones(len(h)) if half_life is None else 0.5 ** (np.arange(len(h))[::-1] / half_life)
+            w = recency_weight(np.arange(len(h))[::-1], half_life)
             out[j] = np.linalg.solve((Q * w[:, None]).T @ Q + eye, (Q * w[:, None]).sum(axis=0))
     return out
 
@@ -146,7 +147,7 @@ class BPR(_FactorModel):
             stop = False
             if valid is not None and (epoch + 1) % self.eval_every == 0:
                 self._set_factors(P, Q, B)
-                record["valid_ndcg@10"] = _valid_ndcg(self, valid, train)
+                record["valid_ndcg@10"] = validation_ndcg(self, valid, train)
                 stop = stopper.update(record["valid_ndcg@10"], epoch + 1,
                                       (self.user_factors_, self.item_factors_, self.item_bias_))
             self.history_.append(record)
@@ -290,17 +291,16 @@ class RatingMF(_FactorModel):
                 + self._user_vectors(histories, users) @ self.item_factors_.T)
 
 
+def recency_weight(steps_back: np.ndarray, half_life: float | None) -> np.ndarray:
+    """1 for a user's latest interaction, halving every ``half_life`` steps back (1 everywhere if None).
+    Training samples positives with it and the fold-in weighs a new history with it."""
+    steps_back = np.asarray(steps_back, dtype=np.float64)
+    return np.ones_like(steps_back) if half_life is None else 0.5 ** (steps_back / half_life)
+
+
 def _recency_weights(train: Dataset, half_life: float | None) -> torch.Tensor | None:
-    """Sampling weight per interaction: 1 for a user's latest, halving every ``half_life`` steps back."""
+    """Sampling weight per training interaction, or None for uniform sampling."""
     if half_life is None:
         return None
-    counts = train.user_activity()
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    steps_back = counts[train.user] - 1 - (np.arange(train.n_interactions) - starts[train.user])
-    return torch.as_tensor(0.5 ** (steps_back / half_life), dtype=torch.float64)
-
-
-def _valid_ndcg(model: Recommender, valid, train: Dataset) -> float:
-    from recsys.evaluate import evaluate
-
-    return evaluate(model, valid, train, k=(10,)).metrics["ndcg@10"]
+    pos, length = train.positions_in_user()
+    return torch.as_tensor(recency_weight(length - 1 - pos, half_life), dtype=torch.float64)

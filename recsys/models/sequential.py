@@ -29,7 +29,8 @@ from recsys.errors import ArtifactError, ParameterError
 from recsys.io import atomic_write_bytes
 from recsys.models.base import Recommender
 from recsys.models.checks import check_int, check_number
-from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
+from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
+                                       validation_ndcg)
 from recsys.progress import Progress
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -221,9 +222,7 @@ class SequentialRecommender(Recommender):
                       "seconds": time.perf_counter() - start}
             stop = False
             if valid is not None and len(valid):
-                from recsys.evaluate import evaluate
-
-                record["valid_ndcg@10"] = evaluate(self, valid, train, k=(10,)).metrics["ndcg@10"]
+                record["valid_ndcg@10"] = validation_ndcg(self, valid, train)
                 stop = stopper.update(record["valid_ndcg@10"], epoch + 1,
                                       {k: v.detach().clone() for k, v in module.state_dict().items()})
             self.history_.append(record)

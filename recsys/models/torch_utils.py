@@ -34,6 +34,13 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def validation_ndcg(model, valid, train) -> float:
+    """NDCG@10 on the validation part: the criterion every torch model stops early on."""
+    from recsys.evaluate import evaluate  # evaluate imports the models package; import at call time
+
+    return evaluate(model, valid, train, k=(10,)).metrics["ndcg@10"]
+
+
 class EarlyStopping:
     """Keeps the best state seen so far by a validation score and says when to stop."""
 
