@@ -17,7 +17,9 @@ from recsys.models import Recommender, get_model, model_class
 from recsys.progress import Progress, scaled
 from recsys.split import Split, make_split
 
-DEFAULT_MODELS = ("pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr")
+# GPT and BERT take 2-4 minutes each on 2 cores; the rest take seconds.
+DEFAULT_MODELS = ("pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "features", "gpt",
+                  "bert")
 
 
 def default_models() -> tuple[str, ...]:
@@ -58,7 +60,10 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     fit_seconds = time.perf_counter() - start
     result = evaluate(model, split.test, split.train, k=k, protocol=split.protocol,
                       progress=scaled(progress, 0.9, 1.0))
-    store.save(model, split.train, metrics=result.metrics,
+    metrics = dict(result.metrics)
+    if hasattr(model, "rating_errors") and split.train.has_ratings:
+        metrics.update(model.rating_errors(split.test))  # the held-out items' ratings
+    store.save(model, split.train, metrics=metrics,
                extra={"fit_seconds": round(fit_seconds, 3), "protocol": split.protocol})
     if progress:
         progress(1.0, f"{name} trained in {fit_seconds:.1f} s")

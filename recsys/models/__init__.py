@@ -3,7 +3,7 @@
 Importing this package registers every model module listed below.
 """
 # Each module registers its models on import.
-from recsys.models import bert, content, ease, gpt, knn, markov, mf, popularity  # noqa: F401
+from recsys.models import bert, content, ease, features, gpt, knn, markov, mf, popularity  # noqa: F401
 from recsys.models.base import Recommender
 from recsys.models.bert import BERT4Rec
 from recsys.models.content import ContentModel
