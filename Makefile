@@ -4,8 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install build run test bench clean-artifacts
+.PHONY: install browser build run test screenshots bench clean-artifacts
 
 # Re-installs only when requirements.txt changes (the stamp is newer otherwise).
 $(STAMP): requirements.txt
@@ -17,6 +19,13 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Headless Chromium for the browser test (Debian packages; Playwright drives it, nothing is downloaded).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver
+
+browser: $(CHROMIUM)
+
 # Train whatever is missing for the embedded dataset (progress bars; a no-op when up to date).
 build: install
 	$(PY) -m recsys build
@@ -24,8 +33,13 @@ build: install
 run: build
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: install
+test: install browser
 	$(PY) -m pytest
+
+# Screenshots of every page with the models `make build` trained, for the README.
+screenshots: build browser
+	RECLENS_BROWSER_DATA=$(CURDIR)/data RECLENS_SCREENSHOTS=$(CURDIR)/assets/screenshots \
+		$(PY) -m pytest tests/test_browser.py -q
 
 bench: install
 	$(PY) bench/run_all.py

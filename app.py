@@ -1,22 +1,45 @@
-"""RecLens: the Streamlit entry point. A router over pages/ plus the shared sidebar.
+"""RecLens: the Streamlit entry point. A router over views/ (the pages) plus the shared sidebar.
 
 Run with ``make run`` (or ``streamlit run app.py`` inside the venv).
 """
+import threading
 from pathlib import Path
 
 import streamlit as st
 
-from pages import state
+from views import state, widgets
 
 ROOT = Path(__file__).parent
 
+
+@st.cache_resource
+def _warm_up_shap() -> threading.Thread:
+    """shap compiles its numba kernels on first use (~6 s); do it once per server, in the background."""
+    from recsys.explain import warm_up
+
+    thread = threading.Thread(target=warm_up, daemon=True)
+    thread.start()
+    return thread
+
+
 st.set_page_config(page_title="RecLens", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
 state.inject_css()
+widgets.apply_plot_theme()
+_warm_up_shap()
 
 pages = {
-    "Explore": [st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:",
-                        default=True)],
+    "Explore": [
+        st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("views/users.py", title="Users", icon=":material/person:"),
+        st.Page("views/items.py", title="Items", icon=":material/movie:"),
+        st.Page("views/playground.py", title="Playground", icon=":material/science:"),
+    ],
+    "Understand": [
+        st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:"),
+        st.Page("views/explanations.py", title="Explanations", icon=":material/lightbulb:"),
+        st.Page("views/evaluation.py", title="Evaluation", icon=":material/leaderboard:"),
+    ],
 }
-nav = st.navigation(pages)
 state.sidebar()
+nav = st.navigation(pages)
 nav.run()

@@ -26,6 +26,7 @@ from recsys.io import atomic_save_npz, atomic_write_json, load_npz
 from recsys.models.registry import model_class
 
 MANIFEST = "manifest.json"
+EVALUATION = "evaluation.npz"  # per-user metrics and top lists of the test evaluation
 
 
 def data_root() -> Path:
@@ -42,7 +43,8 @@ def cache_root() -> Path:
 def cached_array(name: str, key: str, compute, rows: int, cache_dir: str | Path | None = None
                  ) -> np.ndarray:
     """``compute()``'s array, read from <cache>/<name>-<key>.npz when present with ``rows`` rows, else
-    computed and written atomically. A damaged entry is recomputed, never trusted."""
+    computed and written atomically. A damaged entry is recomputed, never trusted. With
+    ``compute=None`` a missing entry gives None (for readers that must not compute)."""
     path = Path(cache_dir or cache_root()) / f"{name}-{key}.npz"
     if path.is_file():
         try:
@@ -51,6 +53,8 @@ def cached_array(name: str, key: str, compute, rows: int, cache_dir: str | Path 
                 return array
         except (OSError, ValueError, KeyError):
             pass
+    if compute is None:
+        return None
     array = compute()
     atomic_save_npz(path, {"array": array})
     return array
@@ -94,9 +98,12 @@ class ArtifactStore:
     def path(self, key: ArtifactKey) -> Path:
         return self.root / key.relpath
 
-    def save(self, model, train: Dataset, *, metrics: dict | None = None, extra: dict | None = None
-             ) -> Path:
-        """Store a fitted model atomically; an existing artifact with the same key is replaced."""
+    def save(self, model, train: Dataset, *, metrics: dict | None = None, extra: dict | None = None,
+             evaluation: dict[str, np.ndarray] | None = None) -> Path:
+        """Store a fitted model atomically; an existing artifact with the same key is replaced.
+
+        ``evaluation`` (per-user metric vectors and top lists) is stored beside it, checksummed too.
+        """
         key = self.key(model.name, model.get_params(), train)
         final = self.path(key)
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +111,8 @@ class ArtifactStore:
         try:
             tmp.chmod(0o755)
             model.save(tmp)
+            if evaluation is not None:
+                atomic_save_npz(tmp / EVALUATION, evaluation)
             files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
             manifest = {
                 "library_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -154,6 +163,12 @@ class ArtifactStore:
         """The verified model stored under ``key``."""
         self.manifest(key)
         return model_class(key.model).load(self.path(key))
+
+    def evaluation(self, key: ArtifactKey) -> dict[str, np.ndarray] | None:
+        """The verified per-user evaluation stored with a model, or None if it was stored without."""
+        self.manifest(key)
+        path = self.path(key) / EVALUATION
+        return load_npz(path) if path.is_file() else None
 
     def update_metrics(self, key: ArtifactKey, metrics: dict) -> None:
         manifest = self.manifest(key)

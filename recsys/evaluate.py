@@ -38,6 +38,7 @@ class EvalResult:
     seconds: float = 0.0
     exclude_seen: bool = True
     candidates: str = "full ranking"
+    lists: np.ndarray | None = field(default=None, repr=False)  # (users, max k) top items, -1 padded
 
     def to_dict(self) -> dict:
         return {"model": self.model, "protocol": self.protocol, "k": list(self.k),
@@ -47,6 +48,13 @@ class EvalResult:
 
     def per_user_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"user": self.users, **self.per_user})
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What the artifact store keeps next to a model: users, per-user metrics and top lists."""
+        out = {"users": self.users, **self.per_user}
+        if self.lists is not None:
+            out["lists"] = self.lists
+        return out
 
 
 def _batch_size(n_items: int, budget: int = SCORE_BUDGET_BYTES) -> int:
@@ -74,6 +82,7 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
     batch = batch_size or _batch_size(n_items)
 
     per_user: dict[str, list[np.ndarray]] = {}
+    lists: list[np.ndarray] = []
     counts = {kk: np.zeros(n_items, np.int64) for kk in ks}
     n = len(heldout)
     for lo in range(0, n, batch):
@@ -84,6 +93,7 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
         if exclude_seen:
             mask_history(scores, histories)
         items, _ = top_k(scores, k_max)
+        lists.append(items.astype(np.int32))
         relevant = np.zeros(scores.shape, dtype=bool)
         relevant[targets.row_ids(), targets.values] = True
         valid = items >= 0
@@ -112,7 +122,8 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
     ordered = {name: means[name] for name in _metric_order(ks) if name in means}
     return EvalResult(model=getattr(model, "name", type(model).__name__), protocol=protocol, k=ks,
                       metrics=ordered, users=heldout.users.copy(), per_user=arrays,
-                      seconds=time.perf_counter() - start, exclude_seen=exclude_seen)
+                      seconds=time.perf_counter() - start, exclude_seen=exclude_seen,
+                      lists=np.concatenate(lists))
 
 
 def _nanmean(values: np.ndarray) -> float:

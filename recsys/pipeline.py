@@ -15,11 +15,12 @@ from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
 from recsys.models import Recommender, get_model, model_class
 from recsys.progress import Progress, scaled
+from recsys.projection import cached_projection
 from recsys.split import Split, make_split
 
 # GPT and BERT take 2-4 minutes each on 2 cores; the rest take seconds.
-DEFAULT_MODELS = ("pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "features", "gpt",
-                  "bert")
+DEFAULT_MODELS = ("pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "features",
+                  "content", "gpt", "bert")
 
 
 def default_models() -> tuple[str, ...]:
@@ -63,8 +64,13 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     metrics = dict(result.metrics)
     if hasattr(model, "rating_errors") and split.train.has_ratings:
         metrics.update(model.rating_errors(split.test))  # the held-out items' ratings
-    store.save(model, split.train, metrics=metrics,
+    store.save(model, split.train, metrics=metrics, evaluation=result.arrays(),
                extra={"fit_seconds": round(fit_seconds, 3), "protocol": split.protocol})
+    if model.item_embeddings() is not None:
+        # The Embeddings page only reads projections; UMAP runs here, once per model.
+        if progress:
+            progress(0.99, "UMAP projection of the item embeddings")
+        cached_projection(model.item_embeddings(), dims=2)
     if progress:
         progress(1.0, f"{name} trained in {fit_seconds:.1f} s")
     return BuiltModel(model, store.manifest(key), loaded=False, rebuilt_because=reason)

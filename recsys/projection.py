@@ -45,14 +45,16 @@ def project(vectors: np.ndarray, *, dims: int = 2, neighbors: int = 15, min_dist
     return out
 
 
-def cached_projection(vectors: np.ndarray, *, cache_dir: str | Path | None = None, **params
-                      ) -> np.ndarray:
-    """``project`` through an on-disk cache keyed by the vectors' bytes and the parameters."""
+def cached_projection(vectors: np.ndarray, *, cache_dir: str | Path | None = None,
+                      compute: bool = True, **params) -> np.ndarray | None:
+    """``project`` through an on-disk cache keyed by the vectors' bytes and the parameters.
+    ``compute=False`` only reads: None when the projection was never computed."""
     from recsys.artifacts import cached_array
 
     h = hashlib.sha256(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
     h.update(repr(sorted(params.items())).encode())
-    return cached_array("umap", h.hexdigest()[:16], lambda: project(vectors, **params),
+    return cached_array("umap", h.hexdigest()[:16],
+                        (lambda: project(vectors, **params)) if compute else None,
                         rows=len(vectors), cache_dir=cache_dir)
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from recsys.errors import DataError, ParameterError
 from recsys.explain import (HistoryExplanation, attention_frame, attention_matrix, because_you_watched,
+                            explain_items,
                             feature_shap, shap_history)
 from recsys.models import get_model
 
@@ -118,3 +119,27 @@ def test_feature_shap_is_waterfall_ready(ml100k_split):
     assert average.frame().loc[lambda f: f["feature"] == "gender", "value"].item() == "average user"
     with pytest.raises(ParameterError, match="not a feature model"):
         feature_shap(get_model("pop").fit(ml100k_split.train), 0, 1)
+
+
+@pytest.mark.parametrize("name", ["markov", "gpt", "itemknn"])
+def test_many_items_at_once_match_one_at_a_time(models, ml100k_split, name):
+    model = models[name]
+    h = _histories(ml100k_split, 1)[0]
+    items = model.recommend(h, k=4)[0]
+    many = explain_items(model, h, items, permutations=2)
+    for item, e in zip(items, many):
+        single = shap_history(model, h, item, permutations=2)
+        assert e.item == item
+        np.testing.assert_allclose(e.values, single.values, rtol=1e-4, atol=1e-6)
+
+
+def test_grouped_old_items_keep_the_total_exact(models, ml100k_split):
+    model = models["gpt"]
+    h = _histories(ml100k_split, 1, lo=60)[0]
+    item = model.recommend(h, k=1)[0][0]
+    e = shap_history(model, h, item, max_players=10, permutations=1)
+    full, empty = model.score([h, np.array([], np.int64)])[:, item]
+    assert e.score == pytest.approx(full, rel=1e-3, abs=1e-4)
+    old = len(h) - 9
+    assert np.allclose(e.values[:old], e.values[0])  # the group's even shares
+    assert e.values[:old].sum() + e.values[old:].sum() == pytest.approx(full - empty, rel=1e-3, abs=1e-4)

@@ -18,7 +18,13 @@ from recsys.errors import DataError
 FORMATS = ("auto", "ml-100k", "ml-dat", "ml-csv", "atomic", "csv", "parquet")
 
 __all__ = ["Dataset", "LoadReport", "Ragged", "DataError", "build_dataset", "load_dataset",
-           "load_interactions", "load_embedded", "detect_format", "FORMATS", "EMBEDDED"]
+           "load_interactions", "load_embedded", "detect_format", "FORMATS", "EMBEDDED",
+           "INTERACTIONS_CSV", "ITEMS_CSV"]
+
+
+# A generic dataset folder (what the app's upload writes): interactions plus an optional items table.
+INTERACTIONS_CSV = "interactions.csv"
+ITEMS_CSV = "items.csv"
 
 
 def detect_format(path: str | Path) -> str:
@@ -26,12 +32,13 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if path.is_dir():
         for marker, fmt in (("u.data", "ml-100k"), ("ratings.dat", "ml-dat"),
-                            ("ratings.csv", "ml-csv")):
+                            ("ratings.csv", "ml-csv"), (INTERACTIONS_CSV, "csv")):
             if (path / marker).exists():
                 return fmt
         if any(path.glob("*.inter")):
             return "atomic"
-        raise DataError("no known dataset files here (u.data, ratings.dat, ratings.csv or *.inter)",
+        raise DataError(f"no known dataset files here (u.data, ratings.dat, ratings.csv, "
+                        f"{INTERACTIONS_CSV} or *.inter)",
                         file=str(path))
     if not path.exists():
         raise DataError("no such file or folder", file=str(path))
@@ -55,7 +62,13 @@ def load_dataset(source: str | Path = EMBEDDED, *, format: str = "auto", **kwarg
         return load_embedded(**kwargs)
     fmt = detect_format(source) if format == "auto" else format
     if fmt in ("csv", "parquet"):
-        return load_interactions(source, **kwargs)
+        path = Path(source)
+        if path.is_dir():  # a folder holding interactions.csv and, optionally, items.csv
+            items = path / ITEMS_CSV
+            kwargs.setdefault("items_path", items if items.is_file() else None)
+            kwargs.setdefault("name", path.name)
+            path = path / INTERACTIONS_CSV
+        return load_interactions(path, **kwargs)
     path = Path(source)
     folder = path if path.is_dir() else path.parent
     loader = {"ml-100k": load_ml100k_raw, "ml-dat": load_ml_dat, "ml-csv": load_ml_csv,

@@ -3,7 +3,7 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from pages import state
+from views import state
 from recsys.errors import RecsysError
 
 name = state.current_dataset()
@@ -53,3 +53,18 @@ if missing:
     if st.button("Build missing models", type="primary"):
         state.build_missing(name)
         st.rerun()
+
+with st.expander("Add a dataset (CSV upload)", icon=":material/upload:"):
+    st.caption(f"A CSV or TSV with columns `user` and `item`, optional `rating` and `timestamp` "
+               f"(at most {state.UPLOAD_LIMIT_MB} MB). It is checked by the same loader as the CLI; a file "
+               "that does not load is not kept.")
+    upload = st.file_uploader("Interactions file", type=["csv", "tsv", "txt"], key="upload-file")
+    new_name = st.text_input("Name", key="upload-name", placeholder="my-shop")
+    if st.button("Add dataset", disabled=upload is None):
+        try:
+            added = state.add_uploaded_dataset(new_name.strip(), upload.getvalue())
+        except RecsysError as e:
+            state.show_error(e)
+        else:
+            st.success(f"Added {new_name}: {added.n_users:,} users, {added.n_items:,} items, "
+                       f"{added.n_interactions:,} interactions. Choose it in the sidebar.")

@@ -1,0 +1,100 @@
+"""Comparing models: list overlap, paired bootstrap confidence intervals, and metric segments.
+
+Everything works on per-user vectors from ``recsys.evaluate`` (stored beside each model), so two models
+are compared on the same users, pair by pair.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import ParameterError
+
+ACTIVITY_BINS = (0, 20, 50, 100, 200, np.inf)
+
+
+def jaccard(a, b) -> float:
+    """|A ∩ B| / |A ∪ B| of two recommendation lists (padding -1 ignored); 1.0 for two empty lists."""
+    a, b = {int(x) for x in a if x >= 0}, {int(x) for x in b if x >= 0}
+    return 1.0 if not a and not b else len(a & b) / len(a | b)
+
+
+def overlap_matrix(lists: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Pairwise Jaccard overlap of named lists."""
+    names = list(lists)
+    return pd.DataFrame([[jaccard(lists[r], lists[c]) for c in names] for r in names],
+                        index=names, columns=names)
+
+
+@dataclass
+class PairedBootstrap:
+    """Mean of (a - b) over users with a percentile bootstrap interval."""
+
+    mean_a: float
+    mean_b: float
+    diff: float
+    low: float
+    high: float
+    n_users: int
+    confidence: float
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def verdict(self, name_a: str, name_b: str, metric: str = "NDCG@10") -> str:
+        ci = f"{self.confidence:.0%} CI {self.low:+.4f} to {self.high:+.4f}, {self.n_users:,} users"
+        if not self.significant:
+            return (f"{name_a} and {name_b} cannot be told apart on {metric}: the difference "
+                    f"{self.diff:+.4f} ({ci}) includes zero.")
+        better, worse = (name_a, name_b) if self.diff > 0 else (name_b, name_a)
+        return f"{better} beats {worse} on {metric} by {abs(self.diff):.4f} ({ci})."
+
+
+def paired_bootstrap(a, b, *, resamples: int = 10_000, confidence: float = 0.95, seed: int = 0
+                     ) -> PairedBootstrap:
+    """Resample users with replacement, keeping each user's pair together."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ParameterError("paired values must be two 1-D arrays over the same users")
+    if len(a) < 2:
+        raise ParameterError("a paired bootstrap needs at least 2 users")
+    if not 0 < confidence < 1:
+        raise ParameterError(f"confidence must be in (0, 1), got {confidence}")
+    diff = a - b
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    chunk = max(1, 20_000_000 // len(diff))  # bounded memory for a million users
+    for lo in range(0, resamples, chunk):
+        hi = min(lo + chunk, resamples)
+        means[lo:hi] = diff[rng.integers(0, len(diff), (hi - lo, len(diff)))].mean(axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    return PairedBootstrap(float(a.mean()), float(b.mean()), float(diff.mean()), float(low), float(high),
+                           len(a), confidence)
+
+
+def activity_segment(history_lengths: np.ndarray) -> pd.Categorical:
+    """Users by history length: 1–19, 20–49, 50–99, 100–199, 200+ interactions."""
+    labels = ["1–19", "20–49", "50–99", "100–199", "200+"]
+    return pd.cut(np.asarray(history_lengths), ACTIVITY_BINS, right=False, labels=labels)
+
+
+def popularity_segment(items: np.ndarray, popularity: np.ndarray) -> pd.Categorical:
+    """Items by popularity rank: head (top 5% of items), torso (next 15%), tail (the other 80%)."""
+    rank = np.empty(len(popularity))
+    rank[np.argsort(-popularity, kind="stable")] = np.arange(len(popularity)) / len(popularity)
+    return pd.cut(rank[np.asarray(items)], [0, 0.05, 0.20, 1.0], right=False,
+                  labels=["head (top 5%)", "torso (5–20%)", "tail (80%)"])
+
+
+def segment_means(values: dict[str, np.ndarray], segment: pd.Categorical) -> pd.DataFrame:
+    """Mean of each model's per-user values within each segment, plus the segment's size."""
+    frame = pd.DataFrame(values)
+    frame["segment"] = segment
+    grouped = frame.groupby("segment", observed=False)
+    out = grouped.mean()
+    out.insert(0, "users", grouped.size())
+    return out

@@ -1,0 +1,92 @@
+"""One browser test: a real server on a free port, every page opened by its URL in headless Chromium.
+
+Screenshots go to $RECLENS_SCREENSHOTS (``make screenshots`` points it at assets/screenshots/ and the
+models `make build` trained); otherwise to the test's temporary folder, with small models built here.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from recsys.data import load_dataset
+from recsys.pipeline import build_model
+from recsys.split import leave_one_out
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+PAGES = ["overview", "users", "items", "playground", "embeddings", "explanations", "evaluation"]
+SMALL = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
+         "content": {}, "gpt": {"epochs": 1, "layers": 1, "max_len": 50},
+         "bert": {"epochs": 1, "layers": 1, "max_len": 50}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, text_cache):
+    data = os.environ.get("RECLENS_BROWSER_DATA")
+    if not data:
+        data = str(tmp_path_factory.mktemp("browser-data"))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("RECLENS_DATA", data)
+            split = leave_one_out(load_dataset())
+            for name, params in SMALL.items():
+                build_model(name, split, params=params)
+    port = free_port()
+    env = {**os.environ, "RECLENS_DATA": data, "RECLENS_CACHE": str(text_cache)}
+    if os.environ.get("RECLENS_BROWSER_DATA"):
+        env.pop("RECLENS_CACHE")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                             "--server.port", str(port), "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("the Streamlit server did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def test_every_page_opens_without_an_exception(server, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    out = Path(os.environ.get("RECLENS_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        for name in PAGES:
+            page.goto(f"{server}/{name}?user=1")
+            page.wait_for_selector(f"h1:has-text('{name.capitalize()}')", timeout=90_000)
+            # A page is done when Streamlit stops showing its "running" indicator.
+            page.wait_for_function(
+                "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+            assert page.locator("[data-testid=stException]").count() == 0, name
+            assert page.locator("[data-testid=stSidebar] input").count() >= 2, name  # shared sidebar
+            text = page.inner_text("[data-testid=stMain]")
+            assert "Traceback" not in text, name
+        browser.close()
+    assert sorted(p.name for p in out.glob("*.png")) == sorted(f"{n}.png" for n in PAGES)

@@ -1,0 +1,95 @@
+"""Overlap, paired bootstrap, segments and re-ranking, checked on hand-made cases."""
+import numpy as np
+import pytest
+
+from recsys.compare import (activity_segment, jaccard, overlap_matrix, paired_bootstrap,
+                            popularity_segment, segment_means)
+from recsys.errors import ParameterError
+from recsys.metrics import intra_list_diversity
+from recsys.rerank import rerank
+
+
+def test_jaccard_by_hand():
+    assert jaccard([1, 2, 3], [2, 3, 4]) == pytest.approx(2 / 4)
+    assert jaccard([1, -1], [1]) == 1.0 and jaccard([], []) == 1.0 and jaccard([1], [2]) == 0.0
+    m = overlap_matrix({"a": np.array([1, 2]), "b": np.array([2, 3])})
+    assert m.loc["a", "a"] == 1.0 and m.loc["a", "b"] == pytest.approx(1 / 3)
+
+
+def test_bootstrap_detects_a_real_difference_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    base = rng.random(500)
+    better = paired_bootstrap(base + 0.05, base)
+    assert better.significant and better.low > 0 and better.diff == pytest.approx(0.05)
+    assert better.verdict("A", "B").startswith("A beats B on NDCG@10 by 0.0500")
+    noise = paired_bootstrap(base, base[::-1].copy())
+    assert noise.low < noise.diff < noise.high
+    same = paired_bootstrap(base, base + np.where(np.arange(500) % 2, 0.01, -0.01))
+    assert not same.significant and "cannot be told apart" in same.verdict("A", "B")
+    with pytest.raises(ParameterError):
+        paired_bootstrap([1.0], [2.0])
+    with pytest.raises(ParameterError):
+        paired_bootstrap([1.0, 2.0], [2.0])
+
+
+def test_bootstrap_interval_covers_the_normal_approximation():
+    rng = np.random.default_rng(1)
+    d = rng.normal(0.1, 1.0, 2000)
+    r = paired_bootstrap(d, np.zeros_like(d), resamples=4000)
+    se = d.std() / np.sqrt(len(d))
+    assert r.low == pytest.approx(d.mean() - 1.96 * se, abs=0.015)
+    assert r.high == pytest.approx(d.mean() + 1.96 * se, abs=0.015)
+
+
+def test_segments():
+    seg = activity_segment(np.array([5, 20, 49, 150, 300]))
+    assert list(seg) == ["1–19", "20–49", "20–49", "100–199", "200+"]
+    pop = np.arange(100)[::-1].astype(float)  # item 0 most popular
+    assert list(popularity_segment(np.array([0, 10, 99]), pop)) == ["head (top 5%)", "torso (5–20%)",
+                                                                    "tail (80%)"]
+    table = segment_means({"m": np.array([1.0, 0.0, 0.5, 1.0, 1.0])}, seg)
+    assert table.loc["20–49", "m"] == 0.25 and table.loc["20–49", "users"] == 2
+    assert table.loc["50–99", "users"] == 0
+
+
+def test_rerank_keeps_order_at_lambda_one_and_diversifies_below():
+    items = np.array([0, 1, 2, 3, 4])
+    scores = np.array([5.0, 4.9, 4.8, 1.0, 0.5])
+    genres = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0, 1]], float)
+    same, _ = rerank(items, scores, 3, vectors=genres, lam=1.0)
+    assert same.tolist() == [0, 1, 2]
+    diverse, _ = rerank(items, scores, 3, vectors=genres, lam=0.3)
+    assert diverse[0] == 0 and 3 in diverse
+    from scipy import sparse
+    g = sparse.csr_matrix(genres)
+    assert (intra_list_diversity(diverse[None], g)[0] > intra_list_diversity(same[None], g)[0])
+
+
+def test_rerank_popularity_penalty_and_bad_knobs():
+    items, scores = np.array([0, 1, 2, -1]), np.array([1.0, 0.9, 0.0, -np.inf])
+    pop = np.array([1000.0, 1.0, 1.0])
+    assert rerank(items, scores, 2)[0].tolist() == [0, 1]
+    assert rerank(items, scores, 2, popularity=pop, popularity_penalty=0.5)[0].tolist() == [1, 0]
+    with pytest.raises(ParameterError):
+        rerank(items, scores, 2, lam=1.5)
+    with pytest.raises(ParameterError):
+        rerank(items, scores, 2, popularity_penalty=-1)
+
+
+def test_recommend_reranked_matches_recommend_without_knobs_and_diversifies_with(ml100k_split):
+    from recsys.models import get_model
+    from recsys.rerank import recommend_reranked
+
+    train = ml100k_split.train
+    model = get_model("itemknn").fit(train)
+    genres = train.genre_matrix()[0].toarray()
+    h = ml100k_split.test.histories[0]
+    plain = model.recommend(h, k=10)
+    same = recommend_reranked(model, h, 10)
+    assert plain[0].tolist() == same[0].tolist()
+    diverse, scores = recommend_reranked(model, h, 10, lam=0.5, vectors=genres)
+    assert len(set(diverse.tolist())) == 10 and not np.isin(diverse, h).any()
+    np.testing.assert_allclose(scores, model.score([h])[0, diverse], rtol=1e-5)
+    from scipy import sparse
+    g = sparse.csr_matrix(genres)
+    assert intra_list_diversity(diverse[None], g)[0] > intra_list_diversity(plain[0][None], g)[0]

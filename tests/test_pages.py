@@ -1,0 +1,173 @@
+"""Every page through AppTest, against a store with small versions of every model family built once."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from recsys.data import load_dataset
+from recsys.pipeline import build_model
+from recsys.split import leave_one_out
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+BUILD = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
+         "content": {}, "gpt": {"epochs": 2, "layers": 2, "max_len": 50},
+         "bert": {"epochs": 1, "layers": 2, "max_len": 50}}
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory, text_cache):
+    root = tmp_path_factory.mktemp("app-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECLENS_DATA", str(root))
+        mp.setenv("RECLENS_CACHE", str(text_cache))
+        split = leave_one_out(load_dataset())
+        for name, params in BUILD.items():
+            build_model(name, split, params=params)
+    return root
+
+
+@pytest.fixture(autouse=True)
+def built(store_root, isolated_data, monkeypatch):
+    monkeypatch.setenv("RECLENS_DATA", str(store_root))
+
+
+def page(path: str, **params) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page(f"views/{path}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def lists(at: AppTest) -> list[list[str]]:
+    return [df.value["title"].tolist() for df in at.dataframe if "title" in df.value.columns]
+
+
+def test_sidebar_takes_models_and_user_from_the_url():
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["models"], at.query_params["user"] = "itemknn,markov", "10"
+    at.run()
+    assert at.sidebar.multiselect(key="models").value == ["itemknn", "markov"]
+    assert at.sidebar.text_input(key="user").value == "10"
+    at.switch_page("views/users.py").run()
+    assert at.query_params["user"] == "10" and at.query_params["models"] == "itemknn,markov"
+    assert at.metric[0].value == "10"
+
+
+def test_default_models_are_gpt_bert_mf_side_by_side():
+    at = page("users")
+    assert at.session_state["models"] == ["gpt", "bert", "bpr"]
+    got = lists(at)
+    assert len(got) == 3 and all(len(x) == 10 for x in got)
+    labels = [b.label for b in at.button]
+    assert {"Random user", "Most active", "Least active"} <= set(labels)
+    assert len(at.get("plotly_chart")) == 2  # timeline and overlap
+
+
+def test_changing_the_user_changes_the_lists():
+    at = page("users", models="itemknn,markov", user="1")
+    before = lists(at)
+    at.session_state["user"] = "405"
+    at.run()
+    assert not at.exception
+    after = lists(at)
+    assert at.metric[0].value == "405" and after != before
+    frame = at.dataframe[0].value
+    assert "because" in frame.columns and frame["because"].str.startswith("Because you watched").any()
+
+
+def test_most_active_button_and_knobs():
+    at = page("users", models="itemknn")
+    next(b for b in at.button if b.label == "Most active").click().run()
+    assert at.session_state["user"] == "405" and at.metric[0].value == "405"  # the most active user
+    plain = lists(at)[0]
+    at.slider(key="users-lam").set_value(0.3).run()
+    diverse = lists(at)[0]
+    assert not at.exception and diverse != plain and diverse[0] == plain[0]
+
+
+def test_unknown_user_in_url_falls_back_with_a_warning():
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["user"] = "no-such-user"
+    at.run()
+    at.switch_page("views/users.py").run()
+    assert not at.exception
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["user"] = "no-such-user"
+    at.run()
+    assert any("No test user" in w.value for w in at.sidebar.warning)
+
+
+def test_embeddings_page_draws_the_map_and_offers_missing_projections():
+    at = page("embeddings", models="gpt", user="1")
+    assert at.selectbox(key="emb-model").value == "gpt"
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    at.radio(key="emb-dims").set_value(3).run()
+    assert not at.exception
+    assert any("not computed yet" in i.value for i in at.info)  # only 2-D maps are built
+    assert not at.get("plotly_chart")
+
+
+def test_explanations_page_explains_attends_and_shows_feature_shap():
+    at = page("explanations", models="gpt", user="1")
+    assert any(m.value.startswith("**Because you watched") or "No item in the history" in m.value
+               for m in at.markdown)
+    assert at.selectbox(key="ex-tf").value in ("gpt", "bert")
+    assert len(at.get("plotly_chart")) == 4  # bars, waterfall, attention, feature waterfall
+    at.selectbox(key="ex-layer").set_value(0).run()
+    at.selectbox(key="ex-head").set_value(1).run()
+    assert not at.exception
+    features = at.dataframe[-1].value
+    assert set(features["feature"]) == {"age", "gender", "occupation", "genres", "year", "popularity"}
+
+
+def test_explanations_of_exact_model():
+    at = page("explanations", models="itemknn", user="1")
+    assert any("exact per-item contributions" in c.value for c in at.caption)
+
+
+def test_evaluation_page_compares_two_models():
+    at = page("evaluation")
+    board = at.dataframe[0].value
+    assert {"pop", "itemknn", "markov"} <= set(board.index)
+    at.selectbox(key="ev-a").set_value("markov").run()
+    at.selectbox(key="ev-b").set_value("pop").run()
+    assert not at.exception
+    verdicts = [s.value for s in at.success] + [w.value for w in at.warning]
+    assert any("Markov chain beats Popularity" in v for v in verdicts), verdicts
+
+
+def test_items_page_searches_text_and_finds_similar_items():
+    at = page("items")
+    titles = at.dataframe[0].value["title"].tolist()
+    assert any(t.startswith("Star") for t in titles), titles
+    at.text_input(key="items-query").set_value("").run()
+    assert any("empty" in e.value for e in at.error)
+    at.text_input(key="items-query").set_value("animated film for children").run()
+    assert len(at.dataframe) >= 2
+
+
+def test_playground_lists_update_with_the_history():
+    at = page("playground", models="itemknn,gpt")
+    empty = lists(at)
+    at.multiselect(key="pg-items").set_value([0, 49]).run()  # Toy Story, Star Wars
+    picked = lists(at)
+    assert not at.exception and picked != empty and len(picked) == 2
+    assert not {"Toy Story", "Star Wars"} & set(picked[0])
+    at.text_input(key="pg-text").set_value("mafia crime family").run()
+    assert any("From the text" in c.value for c in at.caption)
+    assert lists(at) != picked
+
+
+@pytest.mark.parametrize("path", ["overview", "users", "embeddings", "explanations", "evaluation",
+                                  "items", "playground"])
+def test_every_page_renders(path):
+    at = page(path)
+    assert at.title[0].value.lower() == path

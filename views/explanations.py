@@ -1,0 +1,124 @@
+"""Explanations: history SHAP for one recommendation (bars and waterfall), attention heat-maps of the
+transformers, and feature SHAP of the feature model."""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from views import state, widgets
+from recsys.errors import RecsysError
+from recsys.explain import attention_frame, attention_matrix, because_you_watched, feature_shap, shap_history
+
+name = state.current_dataset()
+st.title("Explanations")
+try:
+    ds = state.get_dataset(name)
+    built = state.built_models(name)
+    user = state.current_user()
+    ctx = state.user_context(name, user) if user is not None else None
+except RecsysError as e:
+    state.show_error(e)
+    st.stop()
+if ctx is None or not built:
+    state.offer_build(name, [m for m in state.PREFERRED if m not in built], "explanations")
+    st.stop()
+titles = ds.items["title"]
+
+
+def waterfall(base: float, labels: list[str], values: np.ndarray, total: float, title: str) -> go.Figure:
+    fig = go.Figure(go.Waterfall(
+        orientation="h", measure=["absolute"] + ["relative"] * len(values) + ["total"],
+        y=["empty history" if "history" in title else "average prediction"] + labels + ["score"],
+        x=[base, *values, total], connector={"line": {"color": "#ccc"}},
+        increasing={"marker": {"color": widgets.PRIMARY}}, decreasing={"marker": {"color": "#e4572e"}},
+        totals={"marker": {"color": "#1f1d2b"}}))
+    fig.update_layout(title=title, height=180 + 28 * len(values), yaxis={"autorange": "reversed"})
+    return fig
+
+
+# -- history SHAP -----------------------------------------------------------------------------------------
+st.subheader(f"Why this item, for user {ctx.raw_id}?")
+chosen = [m for m in state.current_models() if m in built] or built
+a, b, c = st.columns([1, 2, 1])
+model_name = a.selectbox("Model", built, index=built.index(chosen[0]), format_func=state.model_label,
+                         key="ex-model")
+recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10,
+                                    explain=False)
+item = b.selectbox("Recommendation", recs["item"].to_numpy(), key="ex-item",
+                   format_func=lambda i: f"#{int(np.flatnonzero(recs['item'] == i)[0]) + 1} {titles.iloc[i]}")
+permutations = c.slider("SHAP permutations", 1, 10, 3, key="ex-perm",
+                        help="Budget: each permutation costs 2 × history length + 1 model calls")
+
+
+@st.cache_data(show_spinner="Computing SHAP values…", max_entries=128)
+def history_shap(dataset: str, model: str, version: str, user: int, item: int, permutations: int):
+    history = state.user_context(dataset, user).history
+    return shap_history(state.get_trained(dataset, model), history, item, permutations=permutations)
+
+
+explanation = history_shap(name, model_name, state.artifact_version(name, model_name), user, int(item),
+                           permutations)
+st.markdown(f"**{because_you_watched(explanation, titles)}.**")
+method = ("exact per-item contributions (the score is a sum over history items)"
+          if explanation.method == "exact" else
+          f"Shapley values from shap's permutation explainer ({permutations} permutation(s)) over which "
+          "history items are present")
+st.caption(f"{state.model_label(model_name)}: {method}. They add up to score − empty-history score "
+           f"({explanation.score:.3f} − {explanation.base_value:.3f}).")
+top = explanation.frame(titles).head(15)
+left, right = st.columns(2)
+bars = px.bar(top.iloc[::-1], x="contribution", y="title", orientation="h",
+              color=np.where(top["contribution"].iloc[::-1] > 0, "raises", "lowers"),
+              color_discrete_map={"raises": widgets.PRIMARY, "lowers": "#e4572e"},
+              hover_data={"position": True}, title="Largest contributions")
+bars.update_layout(height=520, showlegend=False, yaxis_title="")
+left.plotly_chart(bars)
+shown = explanation.frame(titles).head(10)
+rest = explanation.values.sum() - shown["contribution"].sum()
+labels = shown["title"].astype(str).str.slice(0, 40).tolist() + [f"{len(explanation.values) - len(shown)} "
+                                                                    "other items"]
+right.plotly_chart(waterfall(explanation.base_value, labels, np.append(shown["contribution"], rest),
+                             explanation.score, "Waterfall: from the empty history to the score"))
+
+# -- attention --------------------------------------------------------------------------------------------
+st.subheader("Attention")
+transformers = [m for m in built if hasattr(state.get_trained(name, m), "attention")]
+if not transformers:
+    state.offer_build(name, ["gpt", "bert"], "attention maps", key="build-attn")
+else:
+    a, b, c, d = st.columns(4)
+    t_name = a.selectbox("Transformer", transformers, format_func=state.model_label, key="ex-tf")
+    t_model = state.get_trained(name, t_name)
+    frame = attention_frame(t_model, ctx.history, titles)
+    layer = b.selectbox("Layer", sorted(frame["layer"].unique()), index=int(frame["layer"].max()),
+                        key="ex-layer")
+    head = c.selectbox("Head", ["mean of heads", *sorted(frame["head"].unique())], key="ex-head")
+    last = d.slider("Last positions", 5, int(frame["query"].max()) + 1,
+                    min(30, int(frame["query"].max()) + 1), key="ex-last")
+    matrix = attention_matrix(frame, int(layer), None if head == "mean of heads" else int(head))
+    matrix = matrix.iloc[-last:, -last:]
+    fig = px.imshow(matrix, color_continuous_scale="Purples", aspect="auto",
+                    labels={"x": "attends to (key)", "y": "position (query)", "color": "weight"},
+                    title=f"{state.model_label(t_name)}, layer {layer}, {head if isinstance(head, str) else f'head {head}'}")
+    fig.update_layout(height=300 + 16 * last)
+    st.plotly_chart(fig)
+    st.caption("Rows are the positions the model reads (oldest first); each row sums to 1 over the "
+               "whole history. GPT's last row and BERT's [MASK] row make the recommendation.")
+
+# -- feature SHAP -----------------------------------------------------------------------------------------
+st.subheader("Feature SHAP")
+if "features" not in built:
+    state.offer_build(name, ["features"], "feature SHAP", key="build-feat")
+else:
+    f_model = state.get_trained(name, "features")
+    f_item = st.selectbox("Item", recs["item"].to_numpy(), key="ex-fitem",
+                          format_func=lambda i: str(titles.iloc[i]))
+    fx = feature_shap(f_model, user, int(f_item))
+    table = fx.frame()
+    st.plotly_chart(waterfall(fx.base_value, [f"{f} = {v}" for f, v in zip(table["feature"], table["value"])],
+                              table["shap"].to_numpy(), fx.prediction,
+                              f"Predicted rating {fx.prediction:.2f} for {titles.iloc[int(f_item)]}"))
+    st.caption("The feature model predicts a rating from user age, gender, occupation and item genres, "
+               "year and popularity only; exact Shapley values against 100 random (user, item) pairs.")
+    st.dataframe(pd.DataFrame(table), hide_index=True)

@@ -1,0 +1,64 @@
+"""Items: semantic text search over item descriptions, and similar items per model through FAISS."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from views import state
+from recsys.errors import RecsysError
+from recsys.index import ItemIndex
+
+name = state.current_dataset()
+st.title("Items")
+try:
+    ds = state.get_dataset(name)
+    built = state.built_models(name)
+except RecsysError as e:
+    state.show_error(e)
+    st.stop()
+
+
+def index_of(model: str) -> ItemIndex:
+    return state.item_index(name, model)
+
+
+def table(items: np.ndarray, similarity: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"title": ds.items["title"].to_numpy()[items],
+                         "genres": ds.items["genres"].to_numpy()[items],
+                         "year": ds.items["year"].to_numpy()[items], "similarity": similarity})
+
+
+st.subheader("Search by description")
+if "content" not in built:
+    state.offer_build(name, ["content"], "semantic search", key="build-content")
+else:
+    query = st.text_input("Describe what you are looking for",
+                          "space adventure with robots and starships", key="items-query")
+    k = st.slider("Results", 5, 50, 10, key="items-k")
+    try:
+        items, sims = state.text_search(name, query, k)
+        st.dataframe(table(items, sims), hide_index=True,
+                     column_config={"similarity": st.column_config.ProgressColumn(
+                         "similarity", min_value=0.0, max_value=1.0, format="%.2f")})
+    except RecsysError as e:
+        state.show_error(e)
+
+st.subheader("Similar items")
+with_vectors = [m for m in built if state.get_trained(name, m).item_embeddings() is not None]
+if not with_vectors:
+    state.offer_build(name, ["bpr", "gpt", "bert"], "similar items", key="build-similar")
+    st.stop()
+titles = ds.items["title"].to_numpy()
+popular = int(np.argmax(ds.item_popularity()))
+a, b = st.columns(2)
+item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item",
+                   format_func=lambda i: f"{titles[i]} ({ds.items['year'].iloc[i]})")
+models = b.multiselect("Models", with_vectors, default=[m for m in state.current_models()
+                                                        if m in with_vectors] or with_vectors[:3],
+                       format_func=state.model_label, key="items-models")
+columns = st.columns(max(1, len(models)))
+for column, model in zip(columns, models):
+    items, sims = index_of(model).similar_items(int(item), 10)
+    with column:
+        st.markdown(f"**{state.model_label(model)}**")
+        st.dataframe(table(items, sims)[["title", "similarity"]], hide_index=True,
+                     column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})

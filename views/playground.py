@@ -1,0 +1,57 @@
+"""Playground: compose a user from picked items or free text; every chosen model's list updates live."""
+import numpy as np
+import streamlit as st
+
+from views import state, widgets
+from recsys.errors import RecsysError
+
+name = state.current_dataset()
+st.title("Playground")
+try:
+    ds = state.get_dataset(name)
+    built = state.built_models(name)
+except RecsysError as e:
+    state.show_error(e)
+    st.stop()
+
+titles = ds.items["title"].to_numpy()
+years = ds.items["year"].to_numpy()
+st.caption("Histories are ordered as picked (the sequence models read the order); "
+           "models with per-user vectors fold the history in.")
+picked = st.multiselect("Items this user watched, oldest first", np.arange(ds.n_items), key="pg-items",
+                        format_func=lambda i: f"{titles[i]} ({years[i]})",
+                        placeholder="Type a title…")
+text = st.text_input("…or describe their taste in words", key="pg-text",
+                     placeholder="e.g. dark psychological thrillers from the nineties")
+history = [int(i) for i in picked]
+if text.strip():
+    if "content" not in built:
+        state.offer_build(name, ["content"], "free-text taste", key="pg-build-content")
+    else:
+        try:
+            found, _ = state.text_search(name, text, 5 + len(history))
+            matched = [int(i) for i in found if i not in history][:5]
+            history += matched
+            st.caption("From the text: " + ", ".join(titles[matched]))
+        except RecsysError as e:
+            state.show_error(e)
+
+models = state.current_models()
+if not models:
+    state.offer_build(name, [m for m in state.PREFERRED if m not in built] or list(state.PREFERRED),
+                      "the Playground")
+    st.stop()
+if not history:
+    st.info("Pick a few items or describe a taste; each model's list appears here. With an empty "
+            "history every model falls back to what it recommends to anyone.")
+k, lam, penalty = widgets.rerank_knobs("pg")
+columns = st.columns(len(models))
+for column, model in zip(columns, models):
+    with column:
+        st.markdown(f"**{state.model_label(model)}**")
+        try:
+            frame = widgets.recommendation_frame(name, model, tuple(history), None, k, lam, penalty)
+        except RecsysError as e:
+            state.show_error(e)
+            continue
+        widgets.show_list(frame)

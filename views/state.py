@@ -1,0 +1,344 @@
+"""What every page shares: the sidebar, session keys, and cached access to datasets and models.
+
+This module is not a page. The sidebar's widgets (dataset, models, user) are created once per run in
+app.py with a key, and pages read them from st.session_state. All three are mirrored in the URL's query
+string (``?dataset=ml-100k&models=gpt,bert,bpr&user=42``), so a view can be shared. Heavy objects are
+cached with st.cache_resource; nothing here trains a model during a render — ``build_missing`` runs only
+when a user asks for it.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from recsys.artifacts import ArtifactKey, ArtifactStore, data_root
+from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
+from recsys.errors import ArtifactError, DataError, RecsysError
+from recsys.index import ItemIndex, index_for
+from recsys.models import Recommender, get_model, model_class, model_names
+from recsys.pipeline import build_model, default_models
+from recsys.split import Split, make_split
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASET_KEY, MODELS_KEY, USER_KEY = "dataset", "models", "user"
+PREFERRED = ("gpt", "bert", "bpr")  # the side-by-side the app is about, when they are built
+UPLOAD_LIMIT_MB = 50
+BUILD_COMMAND = "make build   (or: .venv/bin/python -m recsys build)"
+
+
+# -- datasets -------------------------------------------------------------------------------------------
+def datasets_dir() -> Path:
+    return data_root() / "datasets"
+
+
+def dataset_choices() -> list[str]:
+    """The embedded dataset, then every folder under data/datasets/ (MovieLens, RecBole or uploaded)."""
+    folder = datasets_dir()
+    found = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if folder.is_dir() else []
+    return [EMBEDDED] + found
+
+
+def _dataset_source(name: str) -> str:
+    # Only listed names are accepted, so a URL or a widget value cannot point outside data/.
+    if name not in dataset_choices():
+        raise DataError(f"unknown dataset {name!r}")
+    return EMBEDDED if name == EMBEDDED else str(datasets_dir() / name)
+
+
+@st.cache_resource(show_spinner="Loading dataset…")
+def get_dataset(name: str) -> Dataset:
+    return load_dataset(_dataset_source(name))
+
+
+@st.cache_resource(show_spinner="Splitting…")
+def get_split(name: str, protocol: str = "loo") -> Split:
+    return make_split(get_dataset(name), protocol)
+
+
+def add_uploaded_dataset(name: str, data: bytes) -> Dataset:
+    """Validate an uploaded interactions CSV with the generic loader and keep it under
+    data/datasets/<name>/. Nothing is written unless it loads; DataError says what is wrong."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", name or ""):
+        raise DataError("a dataset name is 1-40 letters, digits, '-' or '_', starting with a letter or "
+                        "digit")
+    if name in dataset_choices():
+        raise DataError(f"a dataset named {name!r} exists already; choose another name")
+    if len(data) > UPLOAD_LIMIT_MB * 2**20:
+        raise DataError(f"the file is {len(data) / 2**20:.0f} MB; uploads are limited to "
+                        f"{UPLOAD_LIMIT_MB} MB (put bigger datasets under data/datasets/ yourself)")
+    datasets_dir().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=datasets_dir(), prefix=".upload-"))
+    try:
+        (tmp / INTERACTIONS_CSV).write_bytes(data)
+        dataset = load_dataset(tmp, name=name)
+        tmp.rename(datasets_dir() / name)  # atomic: the dataset appears complete or not at all
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dataset
+
+
+# -- models ---------------------------------------------------------------------------------------------
+def model_label(name: str) -> str:
+    return getattr(model_class(name), "label", None) or name
+
+
+def get_trained(dataset: str, model: str, protocol: str = "loo") -> Recommender | None:
+    """The stored model, or None when it is not built (or its artifact is unusable).
+
+    The default-parameter artifact wins; otherwise the newest artifact of that model on this data
+    (e.g. one trained with `python -m recsys train --model gpt --epochs 5`). The cache key includes the
+    artifact's folder and manifest time, so a model rebuilt elsewhere (the CLI, another session) is
+    picked up on the next render without restarting the app.
+    """
+    key, mtime = _artifact(dataset, model, protocol)
+    return None if key is None else _load_artifact(str(ArtifactStore().root), key, mtime)
+
+
+def artifact_version(dataset: str, model: str, protocol: str = "loo") -> str:
+    """Changes whenever the model the app would use changes: a cache key for derived results."""
+    key, mtime = _artifact(dataset, model, protocol)
+    return f"{ArtifactStore().root}|{key}|{mtime}"
+
+
+def _artifact(dataset: str, model: str, protocol: str = "loo"):
+    split = get_split(dataset, protocol)
+    store = ArtifactStore()
+    key = store.key(model, get_model(model).get_params(), split.train)
+    manifest = store.path(key) / "manifest.json"
+    if manifest.is_file():
+        return key, manifest.stat().st_mtime_ns
+    for m in store.list(key.fingerprint):  # newest first
+        if m.get("model") == model and m.get("config_hash"):
+            other = ArtifactKey(key.fingerprint, model, m["config_hash"])
+            manifest = store.path(other) / "manifest.json"
+            if manifest.is_file():
+                return other, manifest.stat().st_mtime_ns
+    return None, None
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=32)
+def _load_artifact(root: str, key, mtime_ns: int) -> Recommender | None:
+    try:
+        return ArtifactStore(root).load(key)
+    except ArtifactError:
+        return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _load_evaluation(root: str, _key, path: str, mtime_ns: int) -> dict[str, np.ndarray] | None:
+    try:
+        return ArtifactStore(root).evaluation(_key)
+    except ArtifactError:
+        return None
+
+
+def get_evaluation(dataset: str, model: str, protocol: str = "loo") -> dict[str, np.ndarray] | None:
+    """Per-user test metrics and top lists stored with a built model (None if not built)."""
+    key, mtime = _artifact(dataset, model, protocol)
+    if key is None:
+        return None
+    store = ArtifactStore()
+    return _load_evaluation(str(store.root), key, str(store.path(key)), mtime)
+
+
+@st.cache_resource(show_spinner="Building the FAISS index…", max_entries=16)
+def _item_index(dataset: str, model: str, version: str) -> ItemIndex:
+    return index_for(get_trained(dataset, model))
+
+
+def item_index(dataset: str, model: str) -> ItemIndex:
+    """The FAISS index over a built model's item embeddings, built once per artifact."""
+    return _item_index(dataset, model, artifact_version(dataset, model))
+
+
+def text_search(dataset: str, text: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Items whose descriptions match free text (content model + its index): ids and cosine."""
+    vector = get_trained(dataset, "content").encode_query(text)
+    items, sims = item_index(dataset, "content").search(vector, k)
+    return items, sims
+
+
+def built_models(dataset: str, protocol: str = "loo") -> list[str]:
+    """Registry models with a usable default-parameter artifact for the dataset."""
+    return [m for m in model_names() if get_trained(dataset, m, protocol) is not None]
+
+
+def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
+    """Stored test metrics of every built model for the dataset's split, one row per model; a model
+    built with non-default hyper-parameters is labelled with them."""
+    split = get_split(dataset, protocol)
+    rows = []
+    for m in ArtifactStore().list(split.train.fingerprint()):
+        try:
+            defaults = get_model(m["model"]).get_params()
+        except RecsysError:
+            continue  # a model this version no longer has
+        changed = {k: v for k, v in m.get("params", {}).items() if defaults.get(k) != v}
+        label = m["model"] + (f" ({', '.join(f'{k}={v}' for k, v in changed.items())})" if changed else "")
+        rows.append({"model": label, **m.get("metrics", {}), "fit seconds": m.get("fit_seconds"),
+                     "built": m.get("created")})
+    return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
+def missing_models(dataset: str, protocol: str = "loo") -> list[str]:
+    return [m for m in default_models() if get_trained(dataset, m, protocol) is None]
+
+
+def build_missing(dataset: str, protocol: str = "loo", models: list[str] | None = None) -> None:
+    """Train the models (default: the default list) that have no valid artifact, with a progress bar."""
+    todo = [m for m in (models or missing_models(dataset, protocol))
+            if get_trained(dataset, m, protocol) is None]
+    bar = st.progress(0.0, text="Building models…")
+    for i, name in enumerate(todo):
+        def report(fraction, message="", i=i, name=name):
+            bar.progress(min(1.0, (i + fraction) / len(todo)), text=f"{name}: {message}")
+        build_model(name, get_split(dataset, protocol), progress=report)
+    bar.empty()
+
+
+def offer_build(dataset: str, models: list[str], what: str = "this page", key: str = "build") -> None:
+    """The "not built yet" state: which models, the shell command, and a button that builds them."""
+    st.info(f"Not built yet for {what}: {', '.join(models)}. Build them here, or run `{BUILD_COMMAND}` "
+            "in a shell.", icon=":material/construction:")
+    if st.button(f"Build {', '.join(models)}", key=key, type="primary"):
+        build_missing(dataset, models=models)
+        st.rerun()
+
+
+# -- the chosen user ---------------------------------------------------------------------------------------
+@dataclass
+class UserContext:
+    """One test user as the pages see them: the history models get, and the held-out item."""
+
+    index: int                  # internal user index
+    raw_id: str
+    history: np.ndarray         # the history every model scores (train + validation items, by time)
+    target: np.ndarray          # the held-out test item(s)
+    timeline: pd.DataFrame      # every interaction with title, genres, time, rating and split part
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _user_rows(dataset: str, protocol: str = "loo") -> dict[int, int]:
+    split = get_split(dataset, protocol)
+    return {int(u): j for j, u in enumerate(split.test.users)}
+
+
+def user_context(dataset: str, user: int, protocol: str = "loo") -> UserContext:
+    ds, split = get_dataset(dataset), get_split(dataset, protocol)
+    row = _user_rows(dataset, protocol).get(int(user))
+    if row is None:
+        raise DataError(f"user {ds.user_ids[user]} has no held-out interactions in the test split")
+    history = split.test.histories[row].astype(np.int64)
+    target = split.test.targets[row].astype(np.int64)
+    mask = ds.user == user
+    order = np.argsort(ds.timestamp[mask], kind="stable")
+    items = ds.item[mask][order]
+    part = np.full(len(items), "history", dtype=object)
+    part[np.isin(items, target)] = "held out (test)"
+    timeline = pd.DataFrame({
+        "time": pd.to_datetime(ds.timestamp[mask][order], unit="s"), "item": items,
+        "title": ds.items["title"].to_numpy()[items], "genres": ds.items["genres"].to_numpy()[items],
+        "rating": ds.rating[mask][order], "part": part})
+    return UserContext(int(user), str(ds.user_ids[user]), history, target, timeline)
+
+
+def held_out_users(dataset: str) -> np.ndarray:
+    return get_split(dataset).test.users
+
+
+# -- the sidebar ------------------------------------------------------------------------------------------
+def sidebar() -> None:
+    """Dataset, models and user, each kept in the URL."""
+    choices = dataset_choices()
+    wanted = st.query_params.get(DATASET_KEY, EMBEDDED)
+    if DATASET_KEY not in st.session_state or st.session_state[DATASET_KEY] not in choices:
+        st.session_state[DATASET_KEY] = wanted if wanted in choices else EMBEDDED
+    with st.sidebar:
+        st.image(str(ROOT / "assets" / "logo.png"), width=160)
+        st.selectbox("Dataset", choices, key=DATASET_KEY, on_change=_forget_user,
+                     help="The embedded MovieLens-100k, or a folder under data/datasets/")
+        if wanted not in choices:
+            st.warning(f"Unknown dataset {wanted!r} in the URL; showing {EMBEDDED}.")
+    name = st.session_state[DATASET_KEY]
+    st.query_params[DATASET_KEY] = name
+    try:
+        ds = get_dataset(name)
+        built = built_models(name)
+    except RecsysError as e:
+        with st.sidebar:
+            show_error(e)
+        return
+    _models_widget(built)
+    _user_widget(ds, name)
+
+
+def _forget_user() -> None:
+    for key in (USER_KEY, MODELS_KEY):
+        st.session_state.pop(key, None)
+        st.query_params.pop(key, None)
+
+
+def _models_widget(built: list[str]) -> None:
+    if MODELS_KEY not in st.session_state:
+        asked = [m for m in st.query_params.get(MODELS_KEY, "").split(",") if m in built]
+        st.session_state[MODELS_KEY] = asked or [m for m in PREFERRED if m in built] or built[:3]
+    else:  # the list of built models can change (a build, another dataset)
+        st.session_state[MODELS_KEY] = [m for m in st.session_state[MODELS_KEY] if m in built]
+    with st.sidebar:
+        st.multiselect("Models", built, key=MODELS_KEY, format_func=model_label,
+                       placeholder="No models built yet" if not built else "Choose models",
+                       help="Built models; the Overview page builds the missing ones")
+    st.query_params[MODELS_KEY] = ",".join(st.session_state[MODELS_KEY])
+
+
+def _user_widget(ds: Dataset, name: str) -> None:
+    users = held_out_users(name)
+    if not len(users):
+        return
+    raw_ids = {str(r): i for i, r in enumerate(ds.user_ids)}
+    if USER_KEY not in st.session_state:
+        st.session_state[USER_KEY] = st.query_params.get(USER_KEY, str(ds.user_ids[users[0]]))
+    with st.sidebar:
+        st.text_input("User id", key=USER_KEY, help="A user id as it appears in the dataset")
+        typed = st.session_state[USER_KEY].strip()
+        if typed not in raw_ids or raw_ids[typed] not in _user_rows(name):
+            st.warning(f"No test user {typed!r}; showing user {ds.user_ids[users[0]]}.")
+            typed = str(ds.user_ids[users[0]])
+    st.session_state["user_index"] = raw_ids[typed]
+    st.query_params[USER_KEY] = typed
+
+
+def set_user(raw_id) -> None:
+    """Callback for buttons that pick a user (run before the sidebar's widget is drawn)."""
+    st.session_state[USER_KEY] = str(raw_id)
+
+
+def current_dataset() -> str:
+    return st.session_state.get(DATASET_KEY, EMBEDDED)
+
+
+def current_models() -> list[str]:
+    return list(st.session_state.get(MODELS_KEY, []))
+
+
+def current_user() -> int | None:
+    return st.session_state.get("user_index")
+
+
+def show_error(error: RecsysError) -> None:
+    st.error(str(error), icon=":material/error:")
+
+
+def inject_css() -> None:
+    css = ROOT / "assets" / "style.css"
+    if css.exists():
+        st.markdown(f"<style>{css.read_text()}</style>", unsafe_allow_html=True)

@@ -1,0 +1,88 @@
+"""Users: pick a user, see their history, and compare the chosen models' lists side by side."""
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from views import state, widgets
+from recsys.compare import overlap_matrix
+from recsys.errors import RecsysError
+
+name = state.current_dataset()
+st.title("Users")
+try:
+    ds, split = state.get_dataset(name), state.get_split(name)
+    user = state.current_user()
+    if user is None:
+        st.info("This dataset has no test users.")
+        st.stop()
+    ctx = state.user_context(name, user)
+except RecsysError as e:
+    state.show_error(e)
+    st.stop()
+
+# Picking a user: the sidebar's id box, or these shortcuts (callbacks, so the sidebar follows).
+users = state.held_out_users(name)
+lengths = split.test.histories.lengths
+rng = np.random.default_rng()
+a, b, c, _ = st.columns([1, 1, 1, 3])
+a.button("Random user", on_click=state.set_user, args=(ds.user_ids[rng.choice(users)],),
+         icon=":material/casino:")
+b.button("Most active", on_click=state.set_user, args=(ds.user_ids[users[np.argmax(lengths)]],))
+c.button("Least active", on_click=state.set_user, args=(ds.user_ids[users[np.argmin(lengths)]],))
+
+held_out = ", ".join(ds.items["title"].to_numpy()[ctx.target])
+cols = st.columns([1, 1, 2])
+cols[0].metric("User", ctx.raw_id)
+cols[1].metric("History", f"{len(ctx.history):,} items")
+cols[2].metric("Held-out test item", held_out[:40] + ("…" if len(held_out) > 40 else ""),
+               help=held_out)
+if ds.users is not None and len(ds.users.columns):
+    profile = ds.users.iloc[user]
+    st.caption("Profile: " + " · ".join(f"{k} {v}" for k, v in profile.items()))
+
+timeline = ctx.timeline
+fig = px.scatter(timeline, x="time", y="rating" if ds.has_ratings else "part", color="part",
+                 hover_data={"title": True, "genres": True, "part": False},
+                 title=f"History timeline: {len(timeline):,} interactions, the last one held out")
+fig.update_traces(marker={"size": 9, "opacity": 0.75})
+fig.update_layout(height=300, legend_title_text="")
+st.plotly_chart(fig)
+
+models = state.current_models()
+if not models:
+    missing = [m for m in state.PREFERRED if m not in state.built_models(name)]
+    state.offer_build(name, missing or list(state.PREFERRED), "the side-by-side lists")
+    st.stop()
+
+st.subheader("Recommendations")
+k, lam, penalty = widgets.rerank_knobs("users")
+st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard); "
+           "“because you watched” comes from a history SHAP over the 30 most recent items "
+           "(older ones play as one group). MF is explained through its folded-in history.")
+lists = {}
+columns = st.columns(len(models))
+for column, model in zip(columns, models):
+    frame = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), user, k, lam, penalty,
+                                         target=tuple(ctx.target.tolist()))
+    lists[state.model_label(model)] = frame["item"].to_numpy()
+    evaluation = state.get_evaluation(name, model)
+    with column:
+        st.markdown(f"**{state.model_label(model)}**")
+        if evaluation is not None:
+            j = int(np.searchsorted(evaluation["users"], user))
+            st.caption(f"held-out item ranked {int(evaluation['rank'][j]):,} of {ds.n_items:,} · "
+                       f"NDCG@10 {evaluation['ndcg@10'][j]:.3f} for this user")
+        if frame["hit"].any():
+            st.success(f"Hit: the held-out item is #{int(frame.loc[frame['hit'], 'rank'].iloc[0])}",
+                       icon=":material/check_circle:")
+        widgets.show_list(frame)
+
+if len(lists) > 1:
+    st.plotly_chart(widgets.overlap_heatmap(overlap_matrix(lists), "List overlap (Jaccard)"))
+
+download = pd.concat([widgets.recommendation_frame(name, m, tuple(ctx.history.tolist()), user, k, lam,
+                                                   penalty, target=tuple(ctx.target.tolist()))
+                      .assign(model=m, user=ctx.raw_id) for m in models])
+st.download_button("Download these recommendations (CSV)", download.to_csv(index=False).encode(),
+                   file_name=f"{name}-user-{ctx.raw_id}-recommendations.csv", mime="text/csv")
