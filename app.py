@@ -25,7 +25,6 @@ def _warm_up_shap() -> threading.Thread:
 st.set_page_config(page_title="RecLens", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
 state.inject_css()
 widgets.apply_plot_theme()
-_warm_up_shap()
 
 pages = {
     "Explore": [
@@ -43,3 +42,4 @@ pages = {
 state.sidebar()
 nav = st.navigation(pages)
 nav.run()
+_warm_up_shap()  # after the page has drawn, so the first render does not wait for it

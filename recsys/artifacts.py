@@ -77,6 +77,12 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _changed_params(model) -> dict:
+    """The hyper-parameters that differ from the model's defaults (readers need not import the model)."""
+    defaults = type(model)().get_params()
+    return {k: v for k, v in model.get_params().items() if defaults.get(k) != v}
+
+
 @dataclass(frozen=True)
 class ArtifactKey:
     fingerprint: str
@@ -117,6 +123,7 @@ class ArtifactStore:
             manifest = {
                 "library_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "model": model.name, "params": model.get_params(), "config_hash": key.config,
+                "changed_params": _changed_params(model),
                 "dataset": {"fingerprint": key.fingerprint, "name": train.name, "users": train.n_users,
                             "items": train.n_items, "interactions": train.n_interactions},
                 "metrics": metrics or {}, "files": files, **(extra or {}),

@@ -83,7 +83,12 @@ def test_every_page_opens_without_an_exception(server, tmp_path):
             page.wait_for_function(
                 "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
             page.wait_for_timeout(1500)
-            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
+            # The main area scrolls inside its own container: grow the window to show all of it.
+            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": min(max(1000, height + 40), 5000)})
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(out / f"{name}.png"))
+            page.set_viewport_size({"width": 1400, "height": 1000})
             assert page.locator("[data-testid=stException]").count() == 0, name
             assert page.locator("[data-testid=stSidebar] input").count() >= 2, name  # shared sidebar
             text = page.inner_text("[data-testid=stMain]")

@@ -22,7 +22,7 @@ from recsys.artifacts import ArtifactKey, ArtifactStore, data_root
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
-from recsys.models import Recommender, get_model, model_class, model_names
+from recsys.models import Recommender, get_model, model_names, registry
 from recsys.pipeline import build_model, default_models
 from recsys.split import Split, make_split
 
@@ -88,7 +88,7 @@ def add_uploaded_dataset(name: str, data: bytes) -> Dataset:
 
 # -- models ---------------------------------------------------------------------------------------------
 def model_label(name: str) -> str:
-    return getattr(model_class(name), "label", None) or name
+    return registry.model_label(name)
 
 
 def get_trained(dataset: str, model: str, protocol: str = "loo") -> Recommender | None:
@@ -110,19 +110,35 @@ def artifact_version(dataset: str, model: str, protocol: str = "loo") -> str:
 
 
 def _artifact(dataset: str, model: str, protocol: str = "loo"):
+    """(key, manifest mtime) of the artifact the app uses for ``model``, or (None, None).
+
+    Read from the manifests alone, so listing what is built imports no model code (no torch).
+    """
     split = get_split(dataset, protocol)
     store = ArtifactStore()
-    key = store.key(model, get_model(model).get_params(), split.train)
-    manifest = store.path(key) / "manifest.json"
-    if manifest.is_file():
-        return key, manifest.stat().st_mtime_ns
-    for m in store.list(key.fingerprint):  # newest first
-        if m.get("model") == model and m.get("config_hash"):
-            other = ArtifactKey(key.fingerprint, model, m["config_hash"])
-            manifest = store.path(other) / "manifest.json"
-            if manifest.is_file():
-                return other, manifest.stat().st_mtime_ns
-    return None, None
+    candidates = [m for m in store.list(split.train.fingerprint())
+                  if m.get("model") == model and m.get("config_hash")]
+    if not candidates:
+        return None, None
+    # Default parameters first, then the newest (list() is newest first).
+    best = min(candidates, key=lambda m: m.get("changed_params", {"?": None}) != {})
+    path = Path(best["path"]) / "manifest.json"
+    return ArtifactKey(split.train.fingerprint(), model, best["config_hash"]), path.stat().st_mtime_ns
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _verified(root: str, key, mtime_ns: int) -> bool:
+    try:
+        ArtifactStore(root).manifest(key)
+        return True
+    except ArtifactError:
+        return False
+
+
+def is_built(dataset: str, model: str, protocol: str = "loo") -> bool:
+    """A usable artifact exists (manifest and checksums verified; the model is not loaded)."""
+    key, mtime = _artifact(dataset, model, protocol)
+    return key is not None and _verified(str(ArtifactStore().root), key, mtime)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=32)
@@ -168,8 +184,8 @@ def text_search(dataset: str, text: str, k: int = 10) -> tuple[np.ndarray, np.nd
 
 
 def built_models(dataset: str, protocol: str = "loo") -> list[str]:
-    """Registry models with a usable default-parameter artifact for the dataset."""
-    return [m for m in model_names() if get_trained(dataset, m, protocol) is not None]
+    """Registry models with a usable artifact for the dataset."""
+    return [m for m in model_names() if is_built(dataset, m, protocol)]
 
 
 def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
@@ -178,11 +194,12 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
     split = get_split(dataset, protocol)
     rows = []
     for m in ArtifactStore().list(split.train.fingerprint()):
-        try:
-            defaults = get_model(m["model"]).get_params()
-        except RecsysError:
+        if m.get("model") not in model_names():
             continue  # a model this version no longer has
-        changed = {k: v for k, v in m.get("params", {}).items() if defaults.get(k) != v}
+        changed = m.get("changed_params")
+        if changed is None:  # written before manifests recorded it
+            defaults = get_model(m["model"]).get_params()
+            changed = {k: v for k, v in m.get("params", {}).items() if defaults.get(k) != v}
         label = m["model"] + (f" ({', '.join(f'{k}={v}' for k, v in changed.items())})" if changed else "")
         rows.append({"model": label, **m.get("metrics", {}), "fit seconds": m.get("fit_seconds"),
                      "built": m.get("created")})
@@ -190,13 +207,12 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
 
 
 def missing_models(dataset: str, protocol: str = "loo") -> list[str]:
-    return [m for m in default_models() if get_trained(dataset, m, protocol) is None]
+    return [m for m in default_models() if not is_built(dataset, m, protocol)]
 
 
 def build_missing(dataset: str, protocol: str = "loo", models: list[str] | None = None) -> None:
     """Train the models (default: the default list) that have no valid artifact, with a progress bar."""
-    todo = [m for m in (models or missing_models(dataset, protocol))
-            if get_trained(dataset, m, protocol) is None]
+    todo = [m for m in (models or missing_models(dataset, protocol)) if not is_built(dataset, m, protocol)]
     bar = st.progress(0.0, text="Building models…")
     for i, name in enumerate(todo):
         def report(fraction, message="", i=i, name=name):

@@ -53,7 +53,7 @@ def recommendation_frame(dataset: str, model_name: str, history: tuple[int, ...]
                          k: int, lam: float = 1.0, penalty: float = 0.0, explain: bool = True,
                          target: tuple[int, ...] = ()) -> pd.DataFrame:
     """A model's list for a history (and known user, which per-user models use), with a
-    "because you watched" line per item from a fast history SHAP (recent 30 items as players)."""
+    "because you watched" line per item from a fast history SHAP (recent 20 items as players)."""
     return _recommendation_frame(dataset, model_name, state.artifact_version(dataset, model_name),
                                  history, user, k, lam, penalty, explain, target)
 
@@ -78,7 +78,7 @@ def _recommendation_frame(dataset, model_name, version, history, user, k, lam, p
     if target:
         frame.insert(1, "hit", np.isin(items, target))
     if explain and len(h) and len(items):
-        explained = explain_items(model, h, items, max_players=30, permutations=1)
+        explained = explain_items(model, h, items, max_players=20, permutations=1)
         frame["because"] = [because_you_watched(e, titles) for e in explained]
     return frame
 

@@ -10,11 +10,11 @@ __all__ = ["attention_frame", "attention_matrix", "FeatureExplanation", "feature
 
 
 def warm_up() -> None:
-    """Compile shap's numba kernels (≈5 s, once per process) so the first real explanation is fast."""
+    """Compile shap's numba kernels (≈10 s, once per process) so the first real explanation is fast."""
     import numpy as np
     import shap
 
     masker = shap.maskers.Independent(np.zeros((1, 2)), max_samples=1)
-    shap.explainers.Permutation(lambda m: m.sum(axis=1), masker, seed=0)(np.ones((1, 2)), max_evals=5,
-                                                                        silent=True)
-    shap.explainers.Exact(lambda m: m.sum(axis=1), masker)(np.ones((1, 2)))
+    for model in (lambda m: m.sum(axis=1), lambda m: np.stack([m.sum(axis=1), m[:, 0]], axis=1)):
+        shap.explainers.Permutation(model, masker, seed=0)(np.ones((1, 2)), max_evals=5, silent=True)
+        shap.explainers.Exact(model, masker)(np.ones((1, 2)))

@@ -13,7 +13,6 @@ import pandas as pd
 
 from recsys.errors import ParameterError
 from recsys.models.base import Recommender
-from recsys.models.features import FEATURES
 
 
 @dataclass
@@ -46,6 +45,8 @@ def feature_shap(model: Recommender, user: int | None, item: int, *, background_
     if not hasattr(model, "predict_raw"):
         raise ParameterError(f"{model.name} is not a feature model; feature SHAP needs 'features'")
     import shap
+
+    from recsys.models.features import FEATURES
 
     row = model.raw_features(None if user is None else np.array([user]), np.array([item]))
     masker = shap.maskers.Independent(background(model, background_size, seed),

@@ -1,21 +1,25 @@
 """Recommenders behind one contract (``recsys.models.base.Recommender``), found by name.
 
-Importing this package registers every model module listed below.
+Model modules are imported on first use (``get_model("gpt")`` or ``from recsys.models import GPT``),
+so code that only lists or stores models does not pay for torch.
 """
-# Each module registers its models on import.
-from recsys.models import bert, content, ease, features, gpt, knn, markov, mf, popularity  # noqa: F401
-from recsys.models.base import Recommender
-from recsys.models.bert import BERT4Rec
-from recsys.models.content import ContentModel
-from recsys.models.ease import EASE
-from recsys.models.gpt import GPT
-from recsys.models.knn import HybridCF, ItemKNN, UserKNN
-from recsys.models.markov import MarkovChain
-from recsys.models.mf import BPR, RatingMF
-from recsys.models.popularity import Popularity
-from recsys.models.registry import get_model, load_model, model_class, model_names, register
+from __future__ import annotations
 
-__all__ = ["Recommender", "Popularity", "ItemKNN", "UserKNN", "HybridCF", "EASE",
-           "MarkovChain", "BPR", "RatingMF", "GPT",
-           "BERT4Rec", "ContentModel", "get_model", "load_model", "model_class", "model_names",
-           "register"]
+import importlib
+
+from recsys.models.base import Recommender
+from recsys.models.registry import (get_model, load_model, model_class, model_label, model_names,
+                                    register)
+
+_CLASSES = {"Popularity": "popularity", "ItemKNN": "knn", "UserKNN": "knn", "HybridCF": "knn",
+            "EASE": "ease", "MarkovChain": "markov", "BPR": "mf", "RatingMF": "mf", "GPT": "gpt",
+            "BERT4Rec": "bert", "ContentModel": "content", "FeatureRating": "features"}
+
+__all__ = ["Recommender", *_CLASSES, "get_model", "load_model", "model_class", "model_label",
+           "model_names", "register"]
+
+
+def __getattr__(name: str):
+    if name in _CLASSES:
+        return getattr(importlib.import_module(f"recsys.models.{_CLASSES[name]}"), name)
+    raise AttributeError(f"module 'recsys.models' has no attribute {name!r}")

@@ -16,7 +16,6 @@ from recsys.models.sequential import SequentialRecommender, pad
 
 @register("bert")
 class BERT4Rec(SequentialRecommender):
-    label = "BERT4Rec"
     causal = False
 
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,

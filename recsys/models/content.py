@@ -85,7 +85,6 @@ def _device(device: str) -> str:
 
 @register("content")
 class ContentModel(Recommender):
-    label = "Content (MiniLM)"
 
     def __init__(self, *, batch_size: int = 64, device: str = "auto"):
         self.batch_size = batch_size

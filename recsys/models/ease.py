@@ -18,7 +18,6 @@ from recsys.progress import Progress
 
 @register("ease")
 class EASE(ItemItemRecommender):
-    label = "EASE"
 
     def __init__(self, *, l2: float = 100.0, max_items: int = 40_000):
         self.l2 = l2

@@ -31,7 +31,6 @@ MAX_GENRES = 62  # genres are packed into one int64 bit set per item
 class FeatureRating(Recommender):
     """MLP: (age, gender, occupation, genres, year, log popularity) → rating."""
 
-    label = "Feature MLP (ratings)"
 
     def __init__(self, *, hidden: int = 64, epochs: int = 30, batch_size: int = 1024, lr: float = 3e-3,
                  l2: float = 1e-5, patience: int = 3, seed: int = 0, device: str = "auto"):

@@ -18,7 +18,6 @@ from recsys.models.sequential import SequentialRecommender, pad
 
 @register("gpt")
 class GPT(SequentialRecommender):
-    label = "GPT"
     causal = True
 
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,

@@ -83,7 +83,6 @@ def user_neighbour_scores(user_items: sparse.csr_matrix, user_norms: np.ndarray,
 class ItemKNN(ItemItemRecommender):
     """Item-based CF: score(j) = sum over history items h of cos(h, j), over j's nearest items."""
 
-    label = "ItemKNN"
 
     def __init__(self, *, neighbors: int = 10, shrink: float = 0.0):
         self.neighbors = neighbors
@@ -101,7 +100,6 @@ class ItemKNN(ItemItemRecommender):
 class UserKNN(Recommender):
     """User-based CF: the items of the ``neighbors`` training users closest to the history."""
 
-    label = "UserKNN"
 
     def __init__(self, *, neighbors: int = 20, shrink: float = 0.0):
         self.neighbors = neighbors
@@ -131,7 +129,6 @@ def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
 class HybridCF(Recommender):
     """alpha × item-based + (1 - alpha) × user-based CF, each scaled to a maximum of 1 per user."""
 
-    label = "Hybrid CF"
 
     def __init__(self, *, alpha: float = 0.3, item_neighbors: int = 10, user_neighbors: int = 20,
                  shrink: float = 0.0):

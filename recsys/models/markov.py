@@ -19,7 +19,6 @@ from recsys.progress import Progress
 
 @register("markov")
 class MarkovChain(Recommender):
-    label = "Markov chain"
 
     def __init__(self, *, window: int = 20, decay: float = 0.8, beta: float = 50.0):
         self.window = window

@@ -72,7 +72,6 @@ class _FactorModel(Recommender):
 class BPR(_FactorModel):
     """MF trained with the BPR pairwise loss: an observed item should outscore a sampled one."""
 
-    label = "MF (BPR)"
 
     def __init__(self, *, dim: int = 64, epochs: int = 200, batch_size: int = 2048, lr: float = 5e-3,
                  l2: float = 1e-2, init_std: float = 0.04, item_bias: bool = True, negatives: int = 1,
@@ -180,7 +179,6 @@ class RatingMF(_FactorModel):
     by predicted rating, so the model can also recommend.
     """
 
-    label = "MF (ratings)"
 
     def __init__(self, *, dim: int = 64, epochs: int = 40, batch_size: int = 1024, lr: float = 3e-3,
                  l2: float = 0.1, patience: int = 3, fold_in_l2: float = 1.0, seed: int = 0,

@@ -16,7 +16,6 @@ from recsys.progress import Progress
 
 @register("pop")
 class Popularity(Recommender):
-    label = "Popularity"
 
     def __init__(self, *, half_life_days: float | None = None):
         self.half_life_days = half_life_days

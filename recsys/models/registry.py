@@ -1,11 +1,22 @@
-"""Models by name: ``@register("pop")`` on a class, ``get_model("pop", **params)`` to build one."""
+"""Models by name: ``@register("pop")`` on a class, ``get_model("pop", **params)`` to build one.
+
+The built-in models' modules are imported when a model is first asked for, so listing names or reading
+artifacts' manifests does not import torch (about 2 s — most of the app's first-render time).
+"""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from recsys.errors import ParameterError
 
 _REGISTRY: dict[str, type] = {}
+# name: (module under recsys.models, display label)
+BUILTIN = {"pop": ("popularity", "Popularity"), "itemknn": ("knn", "ItemKNN"),
+           "userknn": ("knn", "UserKNN"), "hybridcf": ("knn", "Hybrid CF"),
+           "markov": ("markov", "Markov chain"), "ease": ("ease", "EASE"), "bpr": ("mf", "MF (BPR)"),
+           "ratingmf": ("mf", "MF (ratings)"), "gpt": ("gpt", "GPT"), "bert": ("bert", "BERT4Rec"),
+           "content": ("content", "Content (MiniLM)"), "features": ("features", "Feature MLP (ratings)")}
 
 
 def register(name: str):
@@ -19,10 +30,17 @@ def register(name: str):
 
 
 def model_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(BUILTIN))
+
+
+def model_label(name: str) -> str:
+    """A model's display name ("MF (BPR)"); registered models without one show their name."""
+    return BUILTIN[name][1] if name in BUILTIN else getattr(_REGISTRY.get(name), "label", name)
 
 
 def model_class(name: str) -> type:
+    if name not in _REGISTRY and name in BUILTIN:
+        importlib.import_module(f"recsys.models.{BUILTIN[name][0]}")  # registers its models
     try:
         return _REGISTRY[name]
     except KeyError:
