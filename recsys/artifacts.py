@@ -90,6 +90,11 @@ class ArtifactKey:
     config: str
 
     @property
+    def name(self) -> str:
+        """One string for the artifact, for caches of what is derived from it."""
+        return f"{self.fingerprint}-{self.model}-{self.config}"
+
+    @property
     def relpath(self) -> Path:
         return Path(self.fingerprint) / f"{self.model}-{self.config}"
 

@@ -15,7 +15,7 @@ from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
 from recsys.models import Recommender, get_model, model_class
 from recsys.progress import Progress, scaled
-from recsys.projection import cached_projection
+from recsys.projection import cached_projection, cached_user_vectors
 from recsys.split import Split, make_split
 
 # GPT and BERT take 2-4 minutes each on 2 cores; the rest take seconds.
@@ -71,6 +71,9 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
         if progress:
             progress(0.99, "UMAP projection of the item embeddings")
         cached_projection(model.item_embeddings(), dims=2)
+        users = cached_user_vectors(model, split.test, key.name)
+        if users is not None:
+            cached_projection(users[1], dims=2)
     if progress:
         progress(1.0, f"{name} trained in {fit_seconds:.1f} s")
     return BuiltModel(model, store.manifest(key), loaded=False, rebuilt_because=reason)

@@ -70,3 +70,53 @@ def item_projection_frame(dataset: Dataset, coords: np.ndarray) -> pd.DataFrame:
     for axis, name in zip(range(coords.shape[1]), "xyz"):
         frame[name] = coords[:, axis]
     return frame
+
+
+def user_vectors(model, heldout, *, max_users: int = 20_000, seed: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(user indices, vectors) from ``model.user_embedding`` of each held-out user's history — at
+    most ``max_users`` of them, a seeded sample — or None for models without user embeddings."""
+    users = np.asarray(heldout.users)
+    rows = np.arange(len(users))
+    if len(rows) > max_users:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), max_users, replace=False))
+    first = model.user_embedding(heldout.histories[int(rows[0])]) if len(rows) else None
+    if first is None:
+        return None
+    vectors = np.empty((len(rows), len(first)), np.float32)
+    vectors[0] = first
+    for j, r in enumerate(rows[1:], start=1):
+        vectors[j] = model.user_embedding(heldout.histories[int(r)])
+    return users[rows], vectors
+
+
+def user_projection_frame(dataset: Dataset, users: np.ndarray, coords: np.ndarray,
+                          history_lengths: np.ndarray) -> pd.DataFrame:
+    """One row per user: index, raw id, history length, the users table's columns, x, y(, z)."""
+    if len(coords) != len(users) or len(history_lengths) != len(users):
+        raise DataError(f"{len(coords)} coordinates for {len(users)} users")
+    frame = pd.DataFrame({"user": users, "user_id": dataset.user_ids[users].astype(str),
+                          "history": history_lengths})
+    if dataset.users is not None:
+        for column in dataset.users.columns:
+            frame[column] = dataset.users[column].to_numpy()[users]
+    for axis, name in zip(range(coords.shape[1]), "xyz"):
+        frame[name] = coords[:, axis]
+    return frame
+
+
+def cached_user_vectors(model, heldout, key: str, *, compute: bool = True, max_users: int = 20_000
+                        ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``user_vectors`` through the disk cache; ``key`` names the model's artifact. None for models
+    without user embeddings, or (``compute=False``) when nothing is cached yet."""
+    from recsys.artifacts import cached_array
+
+    if not len(heldout) or model.user_embedding(heldout.histories[0]) is None:
+        return None
+    rows = min(len(heldout), max_users)
+    users = cached_array("user-ids", key, (lambda: user_vectors(model, heldout, max_users=max_users)[0])
+                         if compute else None, rows=rows)
+    vectors = cached_array("user-vectors", key,
+                           (lambda: user_vectors(model, heldout, max_users=max_users)[1])
+                           if compute else None, rows=rows)
+    return None if users is None or vectors is None else (users, vectors)

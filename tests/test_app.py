@@ -65,3 +65,38 @@ def test_scoreboard_labels_non_default_parameters():
     at = app().run()
     board = at.dataframe[0].value
     assert set(board.index) == {"pop", "pop (half_life_days=30.0)"}
+
+
+def test_upload_validates_and_keeps_only_good_files(isolated_data):
+    import pytest
+
+    from recsys.errors import DataError
+    from views import state
+
+    good = b"user,item,rating,timestamp\n1,10,5,1\n1,11,3,2\n2,10,4,3\n2,12,2,4\n3,11,5,5\n3,12,1,6\n"
+    added = state.add_uploaded_dataset("shop", good)
+    assert added.n_users == 3 and added.n_items == 3
+    assert "shop" in state.dataset_choices()
+    assert (isolated_data / "datasets" / "shop" / "interactions.csv").read_bytes() == good
+    with pytest.raises(DataError, match="exists already"):
+        state.add_uploaded_dataset("shop", good)
+    with pytest.raises(DataError, match="rating"):
+        state.add_uploaded_dataset("broken", b"user,item,rating\n1,2,five\n")
+    with pytest.raises(DataError, match="limited to"):
+        state.add_uploaded_dataset("huge", b"x" * (state.UPLOAD_LIMIT_MB * 2**20 + 1))
+    with pytest.raises(DataError, match="name"):
+        state.add_uploaded_dataset("../../etc", good)
+    assert sorted(p.name for p in (isolated_data / "datasets").iterdir()) == ["shop"]  # nothing left over
+
+
+def test_uploaded_dataset_is_listed_and_renders(isolated_data):
+    from views import state
+
+    state.add_uploaded_dataset("shop", b"user,item\n" + b"".join(
+        f"{u},{i}\n".encode() for u in range(1, 30) for i in range(u % 7, u % 7 + 6)))
+    at = app()
+    at.query_params["dataset"] = "shop"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.sidebar.selectbox[0].value == "shop"
+    assert {m.label: m.value for m in at.metric}["Users"] == "29"

@@ -65,6 +65,12 @@ def server(tmp_path_factory, text_cache):
     proc.wait(timeout=20)
 
 
+def settle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run that draws the page has finished (Streamlit marks it on stApp)."""
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_ms)
+    page.wait_for_timeout(1000)  # charts draw after the run ends
+
+
 def test_every_page_opens_without_an_exception(server, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it (apt-get install chromium)")
@@ -79,10 +85,7 @@ def test_every_page_opens_without_an_exception(server, tmp_path):
         for name in PAGES:
             page.goto(f"{server}/{name}?user=1")
             page.wait_for_selector(f"h1:has-text('{name.capitalize()}')", timeout=90_000)
-            # A page is done when Streamlit stops showing its "running" indicator.
-            page.wait_for_function(
-                "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=90_000)
-            page.wait_for_timeout(1500)
+            settle(page)
             # The main area scrolls inside its own container: grow the window to show all of it.
             height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
             page.set_viewport_size({"width": 1400, "height": min(max(1000, height + 40), 5000)})

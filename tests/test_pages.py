@@ -46,7 +46,9 @@ def page(path: str, **params) -> AppTest:
 
 
 def lists(at: AppTest) -> list[list[str]]:
-    return [df.value["title"].tolist() for df in at.dataframe if "title" in df.value.columns]
+    """Each model's titles, from the page's "all lists as a table" view."""
+    table = next(df.value for df in at.dataframe if "model" in df.value.columns)
+    return [table.loc[table["model"] == m, "title"].tolist() for m in table["model"].unique()]
 
 
 def test_sidebar_takes_models_and_user_from_the_url():
@@ -80,6 +82,7 @@ def test_changing_the_user_changes_the_lists():
     assert at.metric[0].value == "405" and after != before
     frame = at.dataframe[0].value
     assert "because" in frame.columns and frame["because"].str.startswith("Because you watched").any()
+    assert any("Because you watched" in m.value for m in at.markdown)
 
 
 def test_most_active_button_and_knobs():
@@ -109,6 +112,10 @@ def test_embeddings_page_draws_the_map_and_offers_missing_projections():
     assert at.selectbox(key="emb-model").value == "gpt"
     charts = at.get("plotly_chart")
     assert len(charts) == 1
+    at.radio(key="emb-kind").set_value("users").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1  # the user map is built with the model
+    at.radio(key="emb-ucolour").set_value("occupation").run()
+    assert not at.exception
     at.radio(key="emb-dims").set_value(3).run()
     assert not at.exception
     assert any("not computed yet" in i.value for i in at.info)  # only 2-D maps are built
@@ -171,3 +178,11 @@ def test_playground_lists_update_with_the_history():
 def test_every_page_renders(path):
     at = page(path)
     assert at.title[0].value.lower() == path
+
+
+def test_titles_are_escaped_where_html_is_rendered():
+    from views.widgets import _plain
+
+    shown = _plain("<script>alert(1)</script> *Star* [x](javascript:y) & Co")
+    assert "<" not in shown and ">" not in shown and "&lt;script&gt;" in shown
+    assert r"\*Star\*" in shown and r"\[x\]\(javascript:y\)" in shown and "&amp; Co" in shown

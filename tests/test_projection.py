@@ -55,3 +55,20 @@ def test_bad_input(blobs):
         project(blobs[0], dims=4)
     with pytest.raises(DataError):
         project(np.full((5, 3), np.nan))
+
+
+def test_user_map_rows_match_users(ml100k, ml100k_split):
+    from recsys.models import get_model
+    from recsys.projection import user_projection_frame, user_vectors
+
+    model = get_model("bpr", epochs=2).fit(ml100k_split.train)
+    users, vectors = user_vectors(model, ml100k_split.test, max_users=50)
+    assert len(users) == 50 and vectors.shape == (50, 64)
+    j = int(np.flatnonzero(ml100k_split.test.users == users[7])[0])
+    np.testing.assert_allclose(vectors[7], model.user_embedding(ml100k_split.test.histories[j]),
+                               rtol=1e-5)
+    lengths = ml100k_split.test.histories.lengths[np.searchsorted(ml100k_split.test.users, users)]
+    frame = user_projection_frame(ml100k, users, np.zeros((50, 2)), lengths)
+    assert frame["user_id"].tolist() == [str(ml100k.user_ids[u]) for u in users]
+    assert {"age", "gender", "occupation", "x", "y"} <= set(frame.columns)
+    assert user_vectors(get_model("pop").fit(ml100k_split.train), ml100k_split.test) is None

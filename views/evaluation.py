@@ -27,7 +27,12 @@ if not evaluations:
 
 board = state.scoreboard(name)
 board = board.loc[[i for i in board.index if i in evaluations]] if not board.empty else board
-metrics = [c for c in board.columns if "@" in c or c in ("rmse", "mae")]
+FIRST = ["ndcg@10", "hr@10", "mrr@10", "recall@10", "ndcg@20", "hr@20", "coverage@10", "novelty@10",
+         "ild@10", "mean_pop@10", "gini@10", "rmse", "mae"]
+metrics = [c for c in FIRST if c in board.columns] + sorted(
+    c for c in board.columns if "@" in c and c not in FIRST)
+if "ndcg@10" in board.columns:
+    board = board.sort_values("ndcg@10", ascending=False)
 st.dataframe(board[metrics + ["fit seconds"]].style.format(precision=4).highlight_max(
     subset=[c for c in metrics if not c.startswith(("gini", "mean_pop", "rmse", "mae"))],
     color="#e4e0fb"))

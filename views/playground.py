@@ -45,13 +45,17 @@ if not history:
     st.info("Pick a few items or describe a taste; each model's list appears here. With an empty "
             "history every model falls back to what it recommends to anyone.")
 k, lam, penalty = widgets.rerank_knobs("pg")
+frames = {}
 columns = st.columns(len(models))
 for column, model in zip(columns, models):
     with column:
-        st.markdown(f"**{state.model_label(model)}**")
+        st.markdown(f"#### {state.model_label(model)}")
         try:
-            frame = widgets.recommendation_frame(name, model, tuple(history), None, k, lam, penalty)
+            frames[model] = widgets.recommendation_frame(name, model, tuple(history), None, k, lam,
+                                                         penalty)
         except RecsysError as e:
             state.show_error(e)
             continue
-        widgets.show_list(frame)
+        widgets.show_list(frames[model])
+with st.expander("All lists as a table"):
+    st.dataframe(widgets.lists_table(frames), hide_index=True, column_config={"item": None})

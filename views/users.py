@@ -60,29 +60,29 @@ k, lam, penalty = widgets.rerank_knobs("users")
 st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard); "
            "“because you watched” comes from a history SHAP over the 20 most recent items "
            "(older ones play as one group). MF is explained through its folded-in history.")
-lists = {}
+frames = {}
 columns = st.columns(len(models))
 for column, model in zip(columns, models):
-    frame = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), user, k, lam, penalty,
-                                         target=tuple(ctx.target.tolist()))
-    lists[state.model_label(model)] = frame["item"].to_numpy()
+    with st.spinner(f"{state.model_label(model)}: ranking and explaining…"):
+        frame = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), user, k, lam,
+                                             penalty, target=tuple(ctx.target.tolist()))
+    frames[model] = frame
     evaluation = state.get_evaluation(name, model)
     with column:
-        st.markdown(f"**{state.model_label(model)}**")
+        st.markdown(f"#### {state.model_label(model)}")
         if evaluation is not None:
-            j = int(np.searchsorted(evaluation["users"], user))
-            st.caption(f"held-out item ranked {int(evaluation['rank'][j]):,} of {ds.n_items:,} · "
-                       f"NDCG@10 {evaluation['ndcg@10'][j]:.3f} for this user")
-        if frame["hit"].any():
-            st.success(f"Hit: the held-out item is #{int(frame.loc[frame['hit'], 'rank'].iloc[0])}",
-                       icon=":material/check_circle:")
+            j = np.flatnonzero(evaluation["users"] == user)
+            if len(j):
+                st.caption(f"Test evaluation: held-out item ranked {int(evaluation['rank'][j[0]]):,} of "
+                           f"{ds.n_items:,}, NDCG@10 {evaluation['ndcg@10'][j[0]]:.3f} for this user")
         widgets.show_list(frame)
 
-if len(lists) > 1:
+if len(frames) > 1:
+    lists = {state.model_label(m): f["item"].to_numpy() for m, f in frames.items()}
     st.plotly_chart(widgets.overlap_heatmap(overlap_matrix(lists), "List overlap (Jaccard)"))
 
-download = pd.concat([widgets.recommendation_frame(name, m, tuple(ctx.history.tolist()), user, k, lam,
-                                                   penalty, target=tuple(ctx.target.tolist()))
-                      .assign(model=m, user=ctx.raw_id) for m in models])
-st.download_button("Download these recommendations (CSV)", download.to_csv(index=False).encode(),
+table = widgets.lists_table(frames).assign(user=ctx.raw_id)
+with st.expander("All lists as a table"):
+    st.dataframe(table, hide_index=True, column_config={"item": None})
+st.download_button("Download these recommendations (CSV)", table.to_csv(index=False).encode(),
                    file_name=f"{name}-user-{ctx.raw_id}-recommendations.csv", mime="text/csv")

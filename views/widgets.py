@@ -5,6 +5,9 @@ Computation lives in recsys; these functions glue it to Streamlit: cached recomm
 """
 from __future__ import annotations
 
+import html
+import re
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -83,12 +86,29 @@ def _recommendation_frame(dataset, model_name, version, history, user, k, lam, p
     return frame
 
 
-def show_list(frame: pd.DataFrame, height: int | None = None) -> None:
-    columns = {"rank": st.column_config.NumberColumn("#", width="small"),
-               "hit": st.column_config.CheckboxColumn("held out", width="small"),
-               "score": st.column_config.NumberColumn("score", format="%.3f"),
-               "item": None}
-    st.dataframe(frame, hide_index=True, column_config=columns, height=height or "auto")
+def _plain(text) -> str:
+    """Data text (titles, genres) shown as-is in markdown that allows HTML: HTML is escaped to
+    entities first, then markdown's special characters are backslash-escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$])", r"\\\1", html.escape(str(text), quote=False))
+
+
+def show_list(frame: pd.DataFrame) -> None:
+    """A recommendation list as numbered lines: title, genres, score, and the reason when present."""
+    lines = []
+    for row in frame.itertuples(index=False):
+        mark = " 🎯 **held out**" if getattr(row, "hit", False) else ""
+        lines.append(f"{row.rank}. **{_plain(row.title)}**{mark}  \n"
+                     f"<small>{_plain(row.genres)} · score {row.score:.3f}</small>")
+        because = getattr(row, "because", None)
+        if because:
+            lines[-1] += f"  \n<small>*{_plain(because)}*</small>"
+    st.markdown("\n".join(lines) or "*no items*", unsafe_allow_html=True)
+
+
+def lists_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """All models' lists in one long table (model, rank, title, ...), for the table view and CSV."""
+    return pd.concat([f.assign(model=m) for m, f in frames.items()], ignore_index=True) \
+        if frames else pd.DataFrame()
 
 
 def overlap_heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
