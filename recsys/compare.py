@@ -21,11 +21,65 @@ def jaccard(a, b) -> float:
     return 1.0 if not a and not b else len(a & b) / len(a | b)
 
 
-def overlap_matrix(lists: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Pairwise Jaccard overlap of named lists."""
+def rbo(a, b, p: float = 0.9) -> float:
+    """Rank-biased overlap (Webber, Moffat & Zobel 2010), extrapolated, of two ranked lists cut to
+    their common depth k: (X_k / k)·p^k + (1 − p)/p · Σ_{d≤k} (X_d / d)·p^d, with X_d the size of the
+    overlap of the top d. 1 for identical lists, 0 for disjoint ones; agreement at the top weighs
+    most (p = 0.9 puts ~86% of the weight on the top 10)."""
+    if not 0 < p < 1:
+        raise ParameterError(f"p must be in (0, 1), got {p}")
+    a = [int(x) for x in a if x >= 0]
+    b = [int(x) for x in b if x >= 0]
+    k = min(len(a), len(b))
+    if k == 0:
+        return 1.0 if not a and not b else 0.0
+    seen_a, seen_b, overlap, total = set(), set(), 0, 0.0
+    for d in range(1, k + 1):
+        x, y = a[d - 1], b[d - 1]
+        overlap += (x in seen_b) + (y in seen_a) + (x == y)
+        seen_a.add(x)
+        seen_b.add(y)
+        total += overlap / d * p ** d
+    return overlap / k * p ** k + (1 - p) / p * total
+
+
+def overlap_matrix(lists: dict[str, np.ndarray], measure: str = "jaccard") -> pd.DataFrame:
+    """Pairwise overlap of named lists: "jaccard" (sets) or "rbo" (rank-biased)."""
+    fn = {"jaccard": jaccard, "rbo": rbo}.get(measure)
+    if fn is None:
+        raise ParameterError(f"unknown overlap measure {measure!r}; use 'jaccard' or 'rbo'")
     names = list(lists)
-    return pd.DataFrame([[jaccard(lists[r], lists[c]) for c in names] for r in names],
+    return pd.DataFrame([[fn(lists[r], lists[c]) for c in names] for r in names],
                         index=names, columns=names)
+
+
+@dataclass
+class Wilcoxon:
+    statistic: float   # the smaller of the positive and negative rank sums
+    p_value: float
+    n_nonzero: int     # pairs that differ (ties at zero are dropped)
+
+
+def wilcoxon(a, b) -> Wilcoxon:
+    """Wilcoxon signed-rank test of paired per-user values (two-sided, zero differences dropped)."""
+    from scipy import stats
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ParameterError("paired values must be two 1-D arrays over the same users")
+    nonzero = int(np.count_nonzero(a - b))
+    if nonzero == 0:
+        return Wilcoxon(0.0, 1.0, 0)
+    result = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
+    return Wilcoxon(float(result.statistic), float(result.pvalue), nonzero)
+
+
+def disagreements(users: np.ndarray, a, b, n: int = 10) -> pd.DataFrame:
+    """The ``n`` users where two models' per-user values differ most (a − b, both signs)."""
+    diff = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    order = np.argsort(-np.abs(diff), kind="stable")[:n]
+    return pd.DataFrame({"user": np.asarray(users)[order], "a": np.asarray(a)[order],
+                         "b": np.asarray(b)[order], "difference": diff[order]})
 
 
 @dataclass
@@ -97,4 +151,19 @@ def segment_means(values: dict[str, np.ndarray], segment: pd.Categorical) -> pd.
     grouped = frame.groupby("segment", observed=False)
     out = grouped.mean()
     out.insert(0, "users", grouped.size())
+    return out
+
+
+def rank_changes(before, after) -> pd.DataFrame:
+    """How items moved between two lists: 1-based rank before and after (NaN when absent), and the
+    change (positive = moved up). Items of either list, in the order of ``after`` then the dropped."""
+    before = [int(x) for x in before if x >= 0]
+    after = [int(x) for x in after if x >= 0]
+    rank_before = {item: r for r, item in enumerate(before, 1)}
+    rank_after = {item: r for r, item in enumerate(after, 1)}
+    items = after + [i for i in before if i not in rank_after]
+    out = pd.DataFrame({"item": items,
+                        "before": [rank_before.get(i, np.nan) for i in items],
+                        "after": [rank_after.get(i, np.nan) for i in items]})
+    out["change"] = out["before"] - out["after"]
     return out

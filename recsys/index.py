@@ -15,6 +15,7 @@ import numpy as np
 from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
 from recsys.io import atomic_write_bytes, atomic_write_json
 from recsys.models.checks import check_int, check_positive_int
+from recsys.ranking import item_filter
 
 KINDS = ("auto", "exact", "hnsw", "ivf")
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
@@ -65,6 +66,8 @@ class ItemIndex:
             index.train(unit[np.sort(sample)])
             index.nprobe = self.nprobe
         index.add(unit)
+        if kind == "ivf":
+            index.make_direct_map()  # lets similar_items read an item's vector back (reconstruct)
         self.index_, self.kind_, self.dim_ = index, kind, dim
         return self
 
@@ -89,16 +92,27 @@ class ItemIndex:
         scores, ids = self.index_.search(_unit(q), int(min(k, self.n_items)))
         return (ids[0], scores[0]) if single else (ids, scores)
 
-    def similar_items(self, item: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` items closest to ``item``, the item itself left out."""
+    def similar_items(self, item: int, k: int = 10, *, exclude=None, allowed=None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` items closest to ``item``, the item itself left out; ``exclude`` and ``allowed``
+        filter as in ``Recommender.recommend``."""
         self._check_built()
         check_positive_int("k", k)
         if not 0 <= int(item) < self.n_items:
             raise DataError(f"unknown item index {item}: the index holds items 0..{self.n_items - 1}")
+        keep = item_filter(self.n_items, exclude, allowed)
+        if keep is None:
+            keep = np.ones(self.n_items, bool)
+        keep[int(item)] = False
         vector = self.index_.reconstruct(int(item))
-        ids, scores = self.search(vector, int(k) + 1)
-        keep = (ids != int(item)) & (ids >= 0)
-        return ids[keep][:k], scores[keep][:k]
+        # Ask for more neighbours until enough pass the filter (or the whole catalogue was seen).
+        wanted = int(k) + 1
+        while True:
+            ids, scores = self.search(vector, wanted)
+            ok = (ids >= 0) & keep[np.maximum(ids, 0)]
+            if ok.sum() >= k or wanted >= self.n_items:
+                return ids[ok][:k], scores[ok][:k]
+            wanted = min(self.n_items, wanted * 4)
 
     def save(self, path: str | Path) -> Path:
         self._check_built()
@@ -124,6 +138,7 @@ class ItemIndex:
             index.hnsw.efSearch = out.ef_search
         if hasattr(index, "nprobe"):
             index.nprobe = out.nprobe
+            index.make_direct_map()
         return out
 
 
@@ -134,3 +149,21 @@ def index_for(model, **params) -> ItemIndex:
         raise DataError(f"{model.name} has no item embeddings to index; "
                         "use a model such as bpr, gpt, bert or content")
     return ItemIndex(**params).build(vectors)
+
+
+def approximate_overlap(vectors: np.ndarray, k: int = 10, *, kind: str = "hnsw", queries: int = 500,
+                        seed: int = 0, **params) -> float:
+    """Mean overlap@k between an approximate index (``kind`` "hnsw" or "ivf") and exact search, over
+    the similar items of ``queries`` random items: how much an approximate index changes the lists."""
+    check_positive_int("k", k)
+    vectors = np.asarray(vectors, np.float32)
+    exact = ItemIndex(kind="exact").build(vectors)
+    approx = ItemIndex(kind=kind, **params).build(vectors)
+    rng = np.random.default_rng(seed)
+    picks = rng.choice(len(vectors), min(queries, len(vectors)), replace=False)
+    overlaps = []
+    for item in picks:
+        a, _ = exact.similar_items(int(item), k)
+        b, _ = approx.similar_items(int(item), k)
+        overlaps.append(len(set(a.tolist()) & set(b.tolist())) / max(1, len(a)))
+    return float(np.mean(overlaps))

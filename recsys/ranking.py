@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from recsys.data.ragged import Ragged
+from recsys.errors import DataError, ParameterError
 
 
 def mask_history(scores: np.ndarray, histories: list[np.ndarray] | Ragged) -> np.ndarray:
@@ -16,6 +17,27 @@ def mask_history(scores: np.ndarray, histories: list[np.ndarray] | Ragged) -> np
         cols = np.concatenate(histories).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
     scores[rows, cols] = -np.inf
     return scores
+
+
+def item_filter(n_items: int, exclude=None, allowed=None) -> np.ndarray | None:
+    """A boolean mask of the items a list may hold (None = all): ``allowed`` (a boolean mask over the
+    catalogue, e.g. one genre) minus the ids in ``exclude``. Shared by ``recommend`` and
+    ``ItemIndex.similar_items``."""
+    if exclude is None and allowed is None:
+        return None
+    mask = np.ones(n_items, bool)
+    if allowed is not None:
+        allowed = np.asarray(allowed, bool)
+        if allowed.shape != (n_items,):
+            raise ParameterError(f"allowed must be a boolean mask over {n_items:,} items, got shape "
+                                 f"{allowed.shape}")
+        mask &= allowed
+    if exclude is not None:
+        exclude = np.asarray(list(exclude), np.int64)
+        if len(exclude) and (exclude.min() < 0 or exclude.max() >= n_items):
+            raise DataError(f"exclude holds unknown item ids: the catalogue is 0..{n_items - 1}")
+        mask[exclude] = False
+    return mask
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -135,3 +135,22 @@ def test_no_pickle_anywhere_in_the_library():
         text = source.read_text()
         for banned in ("import pickle", "allow_pickle=True", "weights_only=False"):
             assert banned not in text, f"{source}: {banned}"
+
+
+def test_per_user_evaluation_is_stored_and_averages_to_the_reported_means(ml100k_split):
+    from recsys.artifacts import ArtifactStore
+    from recsys.pipeline import build_model
+
+    built = build_model("markov", ml100k_split)
+    store = ArtifactStore()
+    key = store.key("markov", built.model.get_params(), ml100k_split.train)
+    per_user = store.evaluation(key)
+    assert np.array_equal(per_user["users"], ml100k_split.test.users)
+    assert per_user["lists"].shape == (len(ml100k_split.test), 20)
+    for name, value in built.manifest["metrics"].items():
+        if name in per_user:
+            assert np.nanmean(per_user[name]) == pytest.approx(value, abs=1e-12), name
+    assert "changed_params" in built.manifest and built.manifest["changed_params"] == {}
+    first = ml100k_split.test.histories[0]
+    assert per_user["lists"][0, :10].tolist() == built.model.recommend(first, k=10, users=[
+        ml100k_split.test.users[0]])[0].ravel().tolist()

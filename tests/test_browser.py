@@ -83,7 +83,8 @@ def test_every_page_opens_without_an_exception(server, tmp_path):
                                     args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         for name in PAGES:
-            page.goto(f"{server}/{name}?user=1")
+            path = "" if name == "overview" else name  # the default page lives at the root
+            page.goto(f"{server}/{path}?user=1")
             page.wait_for_selector(f"h1:has-text('{name.capitalize()}')", timeout=90_000)
             settle(page)
             # The main area scrolls inside its own container: grow the window to show all of it.
@@ -93,6 +94,7 @@ def test_every_page_opens_without_an_exception(server, tmp_path):
             page.screenshot(path=str(out / f"{name}.png"))
             page.set_viewport_size({"width": 1400, "height": 1000})
             assert page.locator("[data-testid=stException]").count() == 0, name
+            assert "Page not found" not in page.inner_text("body"), name
             assert page.locator("[data-testid=stSidebar] input").count() >= 2, name  # shared sidebar
             text = page.inner_text("[data-testid=stMain]")
             assert "Traceback" not in text, name

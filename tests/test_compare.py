@@ -93,3 +93,45 @@ def test_recommend_reranked_matches_recommend_without_knobs_and_diversifies_with
     from scipy import sparse
     g = sparse.csr_matrix(genres)
     assert intra_list_diversity(diverse[None], g)[0] > intra_list_diversity(plain[0][None], g)[0]
+
+
+def test_rbo_by_hand():
+    from recsys.compare import rbo
+
+    assert rbo([1, 2, 3], [1, 2, 3]) == pytest.approx(1.0)
+    assert rbo([1, 2, 3], [4, 5, 6]) == 0.0
+    # X_1 = 0, X_2 = 2: (2/2)·0.25 + (1-0.5)/0.5 · (0 + (2/2)·0.25) = 0.5
+    assert rbo([1, 2], [2, 1], p=0.5) == pytest.approx(0.5)
+    # the top counts more: a swap at the bottom costs less than a swap at the top
+    assert rbo([1, 2, 3, 4], [1, 2, 4, 3]) > rbo([1, 2, 3, 4], [2, 1, 3, 4])
+    assert rbo([1, -1], [1]) == pytest.approx(1.0)
+    m = overlap_matrix({"a": np.array([1, 2]), "b": np.array([2, 1])}, "rbo")
+    assert m.loc["a", "b"] == pytest.approx(rbo([1, 2], [2, 1]))
+    with pytest.raises(ParameterError):
+        overlap_matrix({"a": np.array([1])}, "cosine")
+
+
+def test_wilcoxon_by_hand():
+    from recsys.compare import wilcoxon
+
+    # differences 1, 2, 3, 4, 5, -6: W+ = 15, W- = 6; exact two-sided p = 2 · 14/64
+    r = wilcoxon([1, 2, 3, 4, 5, 0], [0, 0, 0, 0, 0, 6])
+    assert r.statistic == 6 and r.n_nonzero == 6
+    assert r.p_value == pytest.approx(2 * 14 / 64)
+    assert wilcoxon([1, 2], [1, 2]).p_value == 1.0
+
+
+def test_disagreements_pick_the_largest_differences():
+    from recsys.compare import disagreements
+
+    table = disagreements(np.array([10, 11, 12, 13]), [0.0, 1.0, 0.5, 0.2], [0.0, 0.0, 1.0, 0.2], n=2)
+    assert table["user"].tolist() == [11, 12] and table["difference"].tolist() == [1.0, -0.5]
+
+
+def test_rank_changes_by_hand():
+    from recsys.compare import rank_changes
+
+    t = rank_changes([1, 2, 3], [2, 4, 1])
+    assert t["item"].tolist() == [2, 4, 1, 3]
+    assert t["change"].tolist()[0] == 1 and t["change"].tolist()[2] == -2
+    assert np.isnan(t.loc[t["item"] == 4, "before"]).all() and np.isnan(t.loc[t["item"] == 3, "after"]).all()

@@ -143,3 +143,18 @@ def test_grouped_old_items_keep_the_total_exact(models, ml100k_split):
     old = len(h) - 9
     assert np.allclose(e.values[:old], e.values[0])  # the group's even shares
     assert e.values[:old].sum() + e.values[old:].sum() == pytest.approx(full - empty, rel=1e-3, abs=1e-4)
+
+
+def test_removal_check(models, ml100k_split):
+    from recsys.explain import removal_check
+
+    h = _histories(ml100k_split, 1)[0]
+    exact = models["itemknn"]
+    item = exact.recommend(h, k=1)[0][0]
+    check = removal_check(exact, shap_history(exact, h, item))
+    assert check.rank == 1 and len(check.drops) == len(h)  # exact contributions are the drops
+    ranks = []
+    for h in _histories(ml100k_split, 10):
+        item = models["markov"].recommend(h, k=1)[0][0]
+        ranks.append(removal_check(models["markov"], shap_history(models["markov"], h, item)).rank)
+    assert np.median(ranks) <= 2, ranks

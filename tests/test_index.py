@@ -102,3 +102,39 @@ def test_index_for_models_and_semantic_search(ml100k, ml100k_split):
     titles = ml100k.items["title"].to_numpy()[ids]
     assert any("Star" in t for t in titles), titles
     assert (scores[:-1] >= scores[1:]).all()
+
+
+def test_similar_items_and_recommend_share_filters(ml100k, ml100k_split):
+    from recsys.errors import DataError
+    from recsys.index import index_for
+    from recsys.models import get_model
+
+    model = get_model("bpr", epochs=2).fit(ml100k_split.train)
+    comedy = ml100k.item_mask(genre="Comedy")
+    nineties = ml100k.item_mask(years=(1990, 1999))
+    index = index_for(model)
+    ids, _ = index.similar_items(49, 10, allowed=comedy & nineties, exclude=[0])
+    assert len(ids) == 10 and comedy[ids].all() and nineties[ids].all() and 0 not in ids and 49 not in ids
+    plain, _ = index.similar_items(49, 10)
+    dropped, _ = index.similar_items(49, 10, exclude=plain[:3])
+    assert not set(plain[:3]) & set(dropped) and dropped[0] == plain[3]
+    h = ml100k_split.test.histories[0]
+    recs, _ = model.recommend(h, k=10, allowed=comedy)
+    assert comedy[recs].all() and not np.isin(recs, h).any()
+    assert model.recommend(h, k=5, exclude=recs[:2], allowed=comedy)[0][0] == recs[2]
+    tiny_genre = ml100k.item_mask(genre="Documentary") & ml100k.item_mask(years=(1995, 1995))
+    few, _ = model.recommend(h, k=50, allowed=tiny_genre)
+    assert len(few) == int((tiny_genre & ~np.isin(np.arange(ml100k.n_items), h)).sum()) < 50
+    with pytest.raises(DataError):
+        model.recommend(h, k=5, exclude=[10**6])
+
+
+def test_approximate_overlap_is_one_for_exact_and_high_for_hnsw():
+    from recsys.index import approximate_overlap
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(2000, 16)).astype(np.float32)
+    assert approximate_overlap(vectors, 10, kind="exact", queries=50) == 1.0
+    assert 0.8 <= approximate_overlap(vectors, 10, kind="hnsw", queries=100) <= 1.0
+    coarse = approximate_overlap(vectors, 10, kind="ivf", queries=100, nlist=64, nprobe=1)
+    assert coarse < 0.9  # one probed cell out of 64 misses neighbours: the check can fail

@@ -186,3 +186,45 @@ def test_titles_are_escaped_where_html_is_rendered():
     shown = _plain("<script>alert(1)</script> *Star* [x](javascript:y) & Co")
     assert "<" not in shown and ">" not in shown and "&lt;script&gt;" in shown
     assert r"\*Star\*" in shown and r"\[x\]\(javascript:y\)" in shown and "&amp; Co" in shown
+
+
+def test_evaluation_per_user_comparison_links_to_users():
+    at = page("evaluation")
+    at.selectbox(key="ev-a").set_value("markov").run()
+    at.selectbox(key="ev-b").set_value("itemknn").run()
+    assert any("Wilcoxon signed-rank test: p =" in c.value for c in at.caption)
+    worst = at.dataframe[-1].value
+    assert len(worst) == 12 and worst["open"].str.startswith("/users?user=").all()
+    assert (worst["difference"].abs().diff().dropna() <= 1e-12).all()  # largest first
+
+
+def test_users_overlap_can_be_rank_biased():
+    at = page("users", models="itemknn,markov", user="1")
+    at.radio(key="users-overlap").set_value("RBO").run()
+    assert not at.exception
+
+
+def test_what_if_editor_changes_the_lists_and_checks_explanations():
+    at = page("users", models="itemknn,markov", user="1")
+    history_item = at.multiselect(key="whatif-remove").options[0]
+    assert history_item
+    recent = at.multiselect(key="whatif-remove")
+    at.multiselect(key="whatif-remove").set_value([recent.options[0], recent.options[1]]).run()
+    assert not at.exception
+    moves = [df.value for df in at.dataframe if "change" in df.value.columns]
+    assert len(moves) == 2 and any(m["change"].fillna(1).ne(0).any() for m in moves)
+    at.button(key="whatif-check").click().run()
+    check = at.dataframe[-1].value
+    assert not at.exception and list(check["model"]) == ["ItemKNN", "Markov chain"]
+    assert check.loc[check["model"] == "ItemKNN", "holds"].item()  # exact contributions
+
+
+def test_items_filters_and_index_check():
+    at = page("items")
+    at.selectbox(key="items-genre").set_value("Comedy").run()
+    assert not at.exception
+    similar = [df.value for df in at.dataframe if list(df.value.columns) == ["title", "similarity"]]
+    assert similar and all(len(t) == 10 for t in similar)
+    at.button(key="items-ann").click().run()
+    check = at.dataframe[-1].value
+    assert not at.exception and check["overlap@10, HNSW vs exact"].between(0.5, 1.0).all()

@@ -5,8 +5,9 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from views import state
-from recsys.compare import activity_segment, paired_bootstrap, popularity_segment, segment_means
+from views import state, widgets
+from recsys.compare import (activity_segment, disagreements, paired_bootstrap, popularity_segment,
+                            segment_means, wilcoxon)
 from recsys.errors import RecsysError
 
 name = state.current_dataset()
@@ -17,8 +18,8 @@ try:
 except RecsysError as e:
     state.show_error(e)
     st.stop()
-st.caption(f"Protocol: {split.description} · full ranking over all items · seen items excluded · "
-           f"{len(split.test):,} test users.")
+widgets.protocol_badge(split, "10 and 20")
+st.caption(f"{len(split.test):,} test users; every number on this page was measured this way.")
 evaluations = {m: state.get_evaluation(name, m) for m in built}
 evaluations = {m: e for m, e in evaluations.items() if e is not None}
 if not evaluations:
@@ -77,10 +78,32 @@ second = b.selectbox("Model B", names, index=names.index("bpr") if "bpr" in name
                      format_func=state.model_label, key="ev-b")
 if first == second:
     st.info("Choose two different models.")
-else:
-    result = paired_bootstrap(evaluations[first][metric], evaluations[second][metric])
-    verdict = result.verdict(labels[first], labels[second], metric.upper().replace("@", "@"))
-    (st.success if result.significant else st.warning)(verdict)
-    st.caption("Paired bootstrap over test users (10,000 resamples, seed 0): each resample keeps a user's "
-               "two values together, so the interval reflects per-user differences, not the spread of "
-               "each model alone.")
+    st.stop()
+a_values, b_values = evaluations[first][metric], evaluations[second][metric]
+result = paired_bootstrap(a_values, b_values)
+(st.success if result.significant else st.warning)(result.verdict(labels[first], labels[second], metric))
+test = wilcoxon(a_values, b_values)
+st.caption(f"Paired bootstrap over test users (10,000 resamples, seed 0): each resample keeps a user's "
+           f"two values together. Wilcoxon signed-rank test: p = {test.p_value:.2g} over the "
+           f"{test.n_nonzero:,} users whose values differ.")
+
+ds = state.get_dataset(name)
+users = evaluations[first]["users"]
+pairs = pd.DataFrame({"user": ds.user_ids[users].astype(str), labels[first]: a_values,
+                      labels[second]: b_values})
+left, right = st.columns([3, 2])
+fig = px.scatter(pairs, x=labels[second], y=labels[first], hover_name="user", opacity=0.5,
+                 title=f"Per-user {metric}: points above the diagonal favour {labels[first]}")
+top = float(max(np.nanmax(a_values), np.nanmax(b_values), 1e-9))
+fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line={"dash": "dot", "color": "#999"})
+fig.update_layout(height=450)
+left.plotly_chart(fig)
+worst = disagreements(users, a_values, b_values, n=12)
+worst.insert(0, "open", [f"/users?user={ds.user_ids[u]}&models={first},{second}" for u in worst["user"]])
+worst["user"] = ds.user_ids[worst["user"]].astype(str)
+worst = worst.rename(columns={"a": labels[first], "b": labels[second]})
+with right:
+    st.markdown("**Where they disagree most** (click to open the user)")
+    st.dataframe(worst, hide_index=True, column_config={
+        "open": st.column_config.LinkColumn("open", display_text="Users page ↗", width="small"),
+        "difference": st.column_config.NumberColumn(format="%+.3f")})

@@ -5,7 +5,7 @@ import streamlit as st
 
 from views import state
 from recsys.errors import RecsysError
-from recsys.index import ItemIndex
+from recsys.index import ItemIndex, approximate_overlap
 
 name = state.current_dataset()
 st.title("Items")
@@ -55,10 +55,30 @@ item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item
 models = b.multiselect("Models", with_vectors, default=[m for m in state.current_models()
                                                         if m in with_vectors] or with_vectors[:3],
                        format_func=state.model_label, key="items-models")
+genres = sorted({g for gs in ds.items["genres"].fillna("").str.split("|") for g in gs if g})
+years = pd.to_numeric(ds.items["year"], errors="coerce").dropna()
+c, d = st.columns(2)
+genre = c.selectbox("Only this genre", ["any genre", *genres], key="items-genre")
+span = (int(years.min()), int(years.max())) if len(years) else None
+chosen_years = d.slider("Released", *span, span, key="items-years") if span and span[0] < span[1] else None
+allowed = ds.item_mask(genre=None if genre == "any genre" else genre,
+                       years=None if chosen_years == span else chosen_years)
+st.caption(f"{int(allowed.sum()):,} items pass the filters (the same `allowed` mask `recommend` takes).")
 columns = st.columns(max(1, len(models)))
 for column, model in zip(columns, models):
-    items, sims = index_of(model).similar_items(int(item), 10)
+    items, sims = index_of(model).similar_items(int(item), 10, allowed=allowed)
     with column:
         st.markdown(f"**{state.model_label(model)}**")
         st.dataframe(table(items, sims)[["title", "similarity"]], hide_index=True,
                      column_config={"similarity": st.column_config.NumberColumn(format="%.3f")})
+
+with st.expander("Approximate-index check: how much would HNSW change these lists?"):
+    st.caption("The app searches exactly up to 100k items and switches to HNSW above. This compares the "
+               "similar-item lists of an HNSW index with exact search for 300 random items (overlap@10; "
+               "1.0 = identical).")
+    if st.button("Run the check", key="items-ann"):
+        rows = [{"model": state.model_label(m),
+                 "overlap@10, HNSW vs exact": approximate_overlap(
+                     state.get_trained(name, m).item_embeddings(), 10, kind="hnsw", queries=300)}
+                for m in with_vectors]
+        st.dataframe(pd.DataFrame(rows), hide_index=True)

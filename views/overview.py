@@ -3,7 +3,7 @@ import numpy as np
 import plotly.express as px
 import streamlit as st
 
-from views import state
+from views import state, widgets
 from recsys.errors import RecsysError
 
 name = state.current_dataset()
@@ -31,17 +31,21 @@ fig = px.area(x=np.arange(1, len(popularity) + 1), y=popularity, log_y=True,
               labels={"x": "item rank by popularity", "y": "interactions"},
               title=f"Long tail: the top {head:,} items ({head / len(popularity):.0%}) "
                     "hold 80% of interactions")
+fig.update_yaxes(dtick=1)  # label powers of ten only
 left.plotly_chart(fig)
 activity = ds.user_activity()
 fig = px.histogram(x=activity, nbins=50, log_y=True, labels={"x": "interactions per user"},
                    title=f"User activity (median {np.median(activity):.0f})")
+fig.update_yaxes(dtick=1)
 right.plotly_chart(fig)
 
 st.subheader("Model scoreboard")
-st.caption("Test split, leave-one-out by time, full ranking over all items, history excluded.")
+widgets.protocol_badge(state.get_split(name), "10 and 20")
 board = state.scoreboard(name)
 missing = state.missing_models(name)
 if not board.empty:
+    if "ndcg@10" in board.columns:
+        board = board.sort_values("ndcg@10", ascending=False)
     shown = [c for c in ("hr@10", "ndcg@10", "mrr@10", "recall@20", "coverage@10", "gini@10",
                          "fit seconds") if c in board.columns]
     st.dataframe(board[shown].style.format(precision=4))

@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from views import state, widgets
-from recsys.compare import overlap_matrix
+from recsys.compare import overlap_matrix, rank_changes
 from recsys.errors import RecsysError
 
 name = state.current_dataset()
@@ -79,10 +79,50 @@ for column, model in zip(columns, models):
 
 if len(frames) > 1:
     lists = {state.model_label(m): f["item"].to_numpy() for m, f in frames.items()}
-    st.plotly_chart(widgets.overlap_heatmap(overlap_matrix(lists), "List overlap (Jaccard)"))
+    measure = st.radio("Overlap", ["Jaccard", "RBO"], horizontal=True, key="users-overlap",
+                       help="Jaccard compares the sets; rank-biased overlap (p = 0.9) weighs agreement "
+                            "at the top of the lists most")
+    st.plotly_chart(widgets.overlap_heatmap(overlap_matrix(lists, measure.lower()),
+                                            f"List overlap ({measure})"))
 
 table = widgets.lists_table(frames).assign(user=ctx.raw_id)
 with st.expander("All lists as a table"):
     st.dataframe(table, hide_index=True, column_config={"item": None})
 st.download_button("Download these recommendations (CSV)", table.to_csv(index=False).encode(),
                    file_name=f"{name}-user-{ctx.raw_id}-recommendations.csv", mime="text/csv")
+
+st.subheader("What if…")
+st.caption("Edit the history and every chosen model re-scores it (per-user models fold the edited history "
+           "in). Ranks compare against the same models on the unedited history.")
+titles = ds.items["title"].to_numpy()
+a, b = st.columns(2)
+removed = a.multiselect("Remove from the history", ctx.history[::-1], key="whatif-remove",
+                        format_func=lambda i: str(titles[i]), placeholder="Most recent first…")
+added = b.multiselect("Add as the latest items", np.arange(ds.n_items), key="whatif-add",
+                      format_func=lambda i: str(titles[i]), placeholder="Type a title…")
+if removed or added:
+    edited = [int(i) for i in ctx.history if i not in set(removed)] + [int(i) for i in added]
+    columns = st.columns(len(models))
+    for column, model in zip(columns, models):
+        before = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), None, k, lam,
+                                              penalty, explain=False)
+        after = widgets.recommendation_frame(name, model, tuple(edited), None, k, lam, penalty,
+                                             explain=False)
+        moves = rank_changes(before["item"], after["item"])
+        moves.insert(1, "title", titles[moves["item"]])
+        with column:
+            st.markdown(f"**{state.model_label(model)}**")
+            st.dataframe(moves, hide_index=True, column_config={
+                "item": None, "before": st.column_config.NumberColumn("before", format="%d"),
+                "after": st.column_config.NumberColumn("after", format="%d"),
+                "change": st.column_config.NumberColumn("moved", format="%+d")})
+
+with st.expander("Check the explanations: does removing the most-credited item move the score most?"):
+    st.caption("For each model's top recommendation: remove every history item alone, rescore, and rank "
+               "the drop caused by the item the explanation credits most (1 = the largest drop).")
+    if st.button("Run the check", key="whatif-check"):
+        rows = []
+        for model in models:
+            rows.append(widgets.removal_row(name, model, tuple(ctx.history.tolist()),
+                                            int(frames[model]["item"].iloc[0])))
+        st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -16,7 +16,7 @@ import plotly.io as pio
 import streamlit as st
 
 from views import state
-from recsys.explain import because_you_watched, explain_items
+from recsys.explain import because_you_watched, explain_items, removal_check
 from recsys.rerank import recommend_reranked
 
 PRIMARY = "#5b4bdb"  # .streamlit/config.toml's primaryColor
@@ -116,3 +116,26 @@ def overlap_heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
                     title=title, aspect="auto")
     fig.update_layout(height=120 + 45 * len(matrix), coloraxis_showscale=False)
     return fig
+
+
+def protocol_badge(split, k: int | str = 10, candidates: str = "full ranking",
+                   exclude_seen: bool = True) -> None:
+    """The protocol behind a number, next to it: split, candidate set, seen-item filter, K."""
+    label = (f"{split.description} · {candidates} · "
+             f"{'seen items excluded' if exclude_seen else 'seen items kept'} · K={k}")
+    st.badge(label, icon=":material/rule:", color="gray",
+             help="How these numbers were measured. Sampled candidate sets (as some papers use) are "
+                  "never the default here.")
+
+
+@st.cache_data(show_spinner="Removing each history item and rescoring…", max_entries=128)
+def removal_row(dataset: str, model_name: str, history: tuple[int, ...], item: int) -> dict:
+    """One row of the Users page's explanation check (see recsys.explain.removal_check)."""
+    model = state.get_trained(dataset, model_name)
+    titles = state.get_dataset(dataset).items["title"]
+    explanation = explain_items(model, np.asarray(history), [item], permutations=1)[0]
+    check = removal_check(model, explanation)
+    return {"model": state.model_label(model_name), "recommendation": titles.iloc[item],
+            "most-credited item": titles.iloc[int(history[check.position])],
+            "score drop": round(check.drop, 4), "rank of that drop": f"{check.rank} of {len(history)}",
+            "holds": check.rank == 1}

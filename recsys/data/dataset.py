@@ -133,6 +133,17 @@ class Dataset:
                               shape=(self.n_items, len(names)))
         return m, names
 
+    def item_mask(self, genre: str | None = None, years: tuple[int, int] | None = None) -> np.ndarray:
+        """Items of a genre and / or released within ``years`` (inclusive): a filter for
+        ``recommend(allowed=...)`` and ``similar_items(allowed=...)``."""
+        mask = np.ones(self.n_items, bool)
+        if genre:
+            mask &= self.items["genres"].fillna("").str.split("|").apply(lambda gs: genre in gs).to_numpy()
+        if years is not None:
+            year = pd.to_numeric(self.items["year"], errors="coerce").to_numpy(dtype=float)
+            mask &= (year >= years[0]) & (year <= years[1])
+        return mask
+
     def interactions_frame(self) -> pd.DataFrame:
         return pd.DataFrame({"user": self.user, "item": self.item, "rating": self.rating,
                              "timestamp": self.timestamp})

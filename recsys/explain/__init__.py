@@ -2,11 +2,12 @@
 "because you watched" line built from them."""
 from recsys.explain.attention import attention_frame, attention_matrix
 from recsys.explain.features import FeatureExplanation, feature_shap
-from recsys.explain.history import (HistoryExplanation, because_you_watched, explain_items,
-                                   shap_history)
+from recsys.explain.history import (HistoryExplanation, RemovalCheck, because_you_watched,
+                                   explain_items, removal_check, shap_history)
 
 __all__ = ["attention_frame", "attention_matrix", "FeatureExplanation", "feature_shap",
-           "HistoryExplanation", "because_you_watched", "explain_items", "shap_history", "warm_up"]
+           "HistoryExplanation", "RemovalCheck", "because_you_watched", "explain_items", "removal_check",
+           "shap_history", "warm_up"]
 
 
 def warm_up() -> None:

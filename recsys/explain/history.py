@@ -124,3 +124,24 @@ def because_you_watched(explanation: HistoryExplanation, titles: pd.Series, n: i
     names = [str(titles.iloc[explanation.history[p]]) for p in top]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"Because you watched {listed}"
+
+
+@dataclass
+class RemovalCheck:
+    """Does removing the most-credited history item lower the score the most?"""
+
+    position: int              # history position with the largest attribution
+    drop: float                # score lost when that one item is removed
+    rank: int                  # 1 = no other single removal lowers the score more
+    drops: np.ndarray          # score lost by removing each position alone
+
+
+def removal_check(model: Recommender, explanation: HistoryExplanation) -> RemovalCheck:
+    """Remove each history item alone, rescore, and rank the drop of the top-attributed item."""
+    history, item = explanation.history, explanation.item
+    without = [np.delete(history, j) for j in range(len(history))]
+    scores = model.score([history] + without)[:, item].astype(np.float64)
+    drops = scores[0] - scores[1:]
+    top = int(np.argmax(explanation.values))
+    rank = 1 + int((drops > drops[top] + 1e-9 * max(1.0, abs(drops[top]))).sum())
+    return RemovalCheck(top, float(drops[top]), rank, drops)

@@ -26,7 +26,7 @@ from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterErr
 from recsys.io import atomic_save_npz, atomic_write_json, load_npz
 from recsys.models.checks import check_positive_int
 from recsys.progress import Progress
-from recsys.ranking import mask_history, top_k
+from recsys.ranking import item_filter, mask_history, top_k
 
 Histories = Sequence[np.ndarray] | Ragged
 
@@ -109,13 +109,15 @@ class Recommender(ABC):
         scores = self._score(rows, self._check_users(users, len(rows)))
         return np.asarray(scores, dtype=np.float32)
 
-    def recommend(self, history, k: int = 10, exclude_seen: bool = True, users=None
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(self, history, k: int = 10, exclude_seen: bool = True, users=None, *,
+                  exclude=None, allowed=None) -> tuple[np.ndarray, np.ndarray]:
         """The top-``k`` items and their scores.
 
         One history (a 1-D array or list of item ids) gives 1-D arrays; a batch (list of arrays or a
         Ragged) gives 2-D arrays, where rows with fewer than ``k`` candidates are padded with item -1
-        and score -inf. ``k`` above the catalogue is cut to the catalogue size.
+        and score -inf. ``k`` above the catalogue is cut to the catalogue size. ``exclude`` (item ids)
+        and ``allowed`` (a boolean mask over items, e.g. ``dataset.item_mask(genre="Comedy")``) narrow
+        the candidates, as in ``ItemIndex.similar_items``.
         """
         check_positive_int("k", k)
         single = _is_single(history)
@@ -126,6 +128,9 @@ class Recommender(ABC):
             None if users is None else np.atleast_1d(users), len(rows))), dtype=np.float32)
         if exclude_seen:
             mask_history(scores, rows)
+        keep = item_filter(self.n_items_, exclude, allowed)
+        if keep is not None:
+            scores[:, ~keep] = -np.inf
         items, top = top_k(scores, int(k))
         if single:
             keep = items[0] >= 0
