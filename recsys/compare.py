@@ -167,3 +167,29 @@ def rank_changes(before, after) -> pd.DataFrame:
                         "after": [rank_after.get(i, np.nan) for i in items]})
     out["change"] = out["before"] - out["after"]
     return out
+
+
+def genre_segment(items: np.ndarray, genres: pd.Series) -> pd.Categorical:
+    """Items by their first listed genre (``genres`` holds "A|B" strings, indexed by item)."""
+    first = genres.fillna("").str.split("|").str[0].replace("", "(none)").to_numpy()[np.asarray(items)]
+    return pd.Categorical(first)
+
+
+def exposure_by_popularity(lists: np.ndarray, popularity: np.ndarray, k: int = 10, bins: int = 10
+                           ) -> pd.DataFrame:
+    """Share of the top-``k`` recommendation slots that go to each popularity decile of the catalogue
+    (decile 1 = the most popular 10% of items), next to that decile's share of interactions."""
+    order = np.argsort(-popularity, kind="stable")
+    decile = np.empty(len(popularity), np.int64)
+    decile[order] = np.arange(len(popularity)) * bins // len(popularity)
+    top = np.asarray(lists)[:, :k]
+    top = top[top >= 0]
+    slots = np.bincount(decile[top], minlength=bins) / max(1, len(top))
+    interactions = np.bincount(decile, weights=popularity, minlength=bins) / max(1, popularity.sum())
+    return pd.DataFrame({"decile": np.arange(1, bins + 1), "share of slots": slots,
+                         "share of interactions": interactions})
+
+
+def popularity_concentration(lists: np.ndarray, popularity: np.ndarray, k: int = 10) -> float:
+    """Share of top-``k`` slots taken by the most popular 10% of items (1.0 = nothing else is shown)."""
+    return float(exposure_by_popularity(lists, popularity, k)["share of slots"].iloc[0])

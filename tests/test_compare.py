@@ -135,3 +135,20 @@ def test_rank_changes_by_hand():
     assert t["item"].tolist() == [2, 4, 1, 3]
     assert t["change"].tolist()[0] == 1 and t["change"].tolist()[2] == -2
     assert np.isnan(t.loc[t["item"] == 4, "before"]).all() and np.isnan(t.loc[t["item"] == 3, "after"]).all()
+
+
+def test_exposure_and_genre_slices_by_hand():
+    import pandas as pd
+
+    from recsys.compare import exposure_by_popularity, genre_segment, popularity_concentration
+
+    popularity = np.arange(20, 0, -1).astype(float)  # item 0 is the most popular
+    lists = np.array([[0, 1, 5], [0, 19, -1]])
+    table = exposure_by_popularity(lists, popularity, k=3, bins=10)
+    # 5 filled slots: items 0, 1 (decile 1), 0 (decile 1), 5 (decile 3), 19 (decile 10)
+    assert table["share of slots"].tolist()[0] == pytest.approx(3 / 5)
+    assert table["share of slots"].tolist()[2] == pytest.approx(1 / 5)
+    assert table["share of interactions"].sum() == pytest.approx(1.0)
+    assert popularity_concentration(lists, popularity, k=3) == pytest.approx(0.6)
+    seg = genre_segment(np.array([0, 1, 2]), pd.Series(["Drama|War", "", "Comedy"]))
+    assert list(seg) == ["Drama", "(none)", "Comedy"]

@@ -149,6 +149,9 @@ def test_evaluation_page_compares_two_models():
     assert not at.exception
     verdicts = [s.value for s in at.success] + [w.value for w in at.warning]
     assert any("Markov chain beats Popularity" in v for v in verdicts), verdicts
+    # Popularity shows everyone the same items: the exposure check says so, and names no one else
+    flags = [w.value for w in at.warning if "Everyone gets the same popular items" in w.value]
+    assert len(flags) == 1 and "Popularity" in flags[0] and "Markov" not in flags[0]
 
 
 def test_items_page_searches_text_and_finds_similar_items():

@@ -6,7 +6,8 @@ import plotly.express as px
 import streamlit as st
 
 from views import state, widgets
-from recsys.compare import (activity_segment, disagreements, paired_bootstrap, popularity_segment,
+from recsys.compare import (activity_segment, disagreements, exposure_by_popularity, genre_segment,
+                            paired_bootstrap, popularity_concentration, popularity_segment,
                             segment_means, wilcoxon)
 from recsys.errors import RecsysError
 
@@ -68,6 +69,32 @@ for column, segment, title in (
     fig.update_xaxes(title="", ticktext=[f"{s}<br>{n:,} users" for s, n in table["users"].items()],
                      tickvals=list(table.index))
     column.plotly_chart(fig)
+
+genre_table = segment_means(values, genre_segment(first_target, split.train.items["genres"]))
+genre_long = genre_table.drop(columns="users").reset_index().melt(id_vars="segment", var_name="model",
+                                                                 value_name=metric)
+fig = px.bar(genre_long, x="segment", y=metric, color="model", barmode="group",
+             title=f"{metric} by the held-out item's first genre")
+fig.update_xaxes(title="", ticktext=[f"{g}<br>{n:,}" for g, n in genre_table["users"].items()],
+                 tickvals=list(genre_table.index))
+st.plotly_chart(fig)
+
+st.subheader("Exposure")
+popularity = train.item_popularity()
+curves = pd.concat([exposure_by_popularity(e["lists"], popularity).assign(model=labels[m])
+                    for m, e in evaluations.items() if "lists" in e])
+fig = px.line(curves, x="decile", y="share of slots", color="model", markers=True,
+              title="Share of top-10 slots by item popularity decile (1 = the most popular 10%)")
+catalogue = exposure_by_popularity(np.zeros((0, 10), np.int64), popularity)
+fig.add_scatter(x=catalogue["decile"], y=catalogue["share of interactions"], name="share of interactions",
+                line={"dash": "dot", "color": "#999"})
+fig.update_layout(height=420)
+st.plotly_chart(fig)
+concentrated = [labels[m] for m, e in evaluations.items()
+                if "lists" in e and popularity_concentration(e["lists"], popularity) > 0.9]
+if concentrated:
+    st.warning(f"Everyone gets the same popular items from: {', '.join(concentrated)} — more than 90% "
+               "of their top-10 slots go to the most popular 10% of items.", icon=":material/warning:")
 
 st.subheader("Is one model really better?")
 names = list(evaluations)
