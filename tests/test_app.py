@@ -100,3 +100,19 @@ def test_uploaded_dataset_is_listed_and_renders(isolated_data):
     assert not at.exception and not at.error
     assert at.sidebar.selectbox[0].value == "shop"
     assert {m.label: m.value for m in at.metric}["Users"] == "29"
+
+
+def test_uploaded_recommendations_are_evaluated_beside_the_models(isolated_data, tmp_path):
+    import pytest
+
+    from recsys.errors import DataError
+    from views import state
+
+    lines = ["user,item,rank"] + [f"{u},{i},{r}" for u in range(1, 101) for r, i in enumerate([50, 100, 181, 258, 286], 1)]
+    built = state.add_recommendations_file("ml-100k", "\n".join(lines).encode(), "my tool.csv")
+    assert built.model.rows_ == 500 and 0 <= built.manifest["metrics"]["ndcg@10"] <= 1
+    assert "proxy" in state.built_models("ml-100k")
+    assert [p.name.startswith("my_tool-") for p in (isolated_data / "recommendations").iterdir()] == [True]
+    with pytest.raises(DataError, match="unknown users"):
+        state.add_recommendations_file("ml-100k", b"user,item,rank\nnobody,nothing,1\n", "bad.csv")
+    assert len(list((isolated_data / "recommendations").iterdir())) == 1  # the bad file was not kept

@@ -21,6 +21,27 @@ def split(ml100k):
     return leave_one_out(ml100k)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def proxy_file(split, ml100k, tmp_path_factory):
+    """The proxy model reads another tool's lists: here Markov's top 20 for the first 300 test users."""
+    path = write_proxy_file(split, ml100k, tmp_path_factory.mktemp("proxy") / "recs.csv", users=300)
+    FAST_PARAMS["proxy"] = {"path": str(path)}
+    yield path
+    FAST_PARAMS.pop("proxy")
+
+
+def write_proxy_file(split, ds, path, users: int, k: int = 20):
+    import pandas as pd
+
+    markov = get_model("markov").fit(split.train)
+    rows = split.test.users[:users]
+    items, _ = markov.recommend(split.test.histories.take(np.arange(users)), k=k, users=rows)
+    frame = pd.DataFrame({"user": np.repeat(ds.user_ids[rows], k), "item": ds.item_ids[items.ravel()],
+                          "rank": np.tile(np.arange(1, k + 1), users)})
+    frame.to_csv(path, index=False)
+    return path
+
+
 @pytest.fixture(scope="module", params=model_names())
 def fitted(request, split):
     return get_model(request.param, **FAST_PARAMS.get(request.param, {})).fit(split.train)
@@ -50,7 +71,9 @@ def test_unfitted_model_refuses_to_score():
 def test_score_shape_and_dtype(fitted, split):
     scores = fitted.score(split.test.histories.rows(0, 5), users=split.test.users[:5])
     assert scores.shape == (5, split.train.n_items) and scores.dtype == np.float32
-    assert np.isfinite(scores).all()
+    # finite, or -inf for "never recommend" (the proxy's unlisted items); never NaN or +inf
+    assert not np.isnan(scores).any() and not np.isposinf(scores).any()
+    assert np.isfinite(scores).all() or fitted.name == "proxy"
 
 
 def test_recommend_one_and_batch(fitted, split):
@@ -146,3 +169,39 @@ def test_ragged_and_list_histories_score_alike(split):
     ragged = split.test.histories.take(np.arange(4))
     assert isinstance(ragged, Ragged)
     assert np.array_equal(pop.score(ragged), pop.score(ragged.rows()))
+
+
+# -- proxy (bring your own recommendations) ------------------------------------------------------------------
+def test_proxy_reproduces_the_files_lists_and_evaluates_like_the_source(split, ml100k, proxy_file):
+    from recsys.evaluate import evaluate
+
+    proxy = get_model("proxy", path=str(proxy_file)).fit(split.train)
+    markov = get_model("markov").fit(split.train)
+    j = np.arange(5)
+    got, _ = proxy.recommend(split.test.histories.take(j), k=20, users=split.test.users[j])
+    want, _ = markov.recommend(split.test.histories.take(j), k=20, users=split.test.users[j])
+    assert np.array_equal(got, want)
+    sub = split.test.__class__(split.test.users[:300], split.test.histories.take(np.arange(300)),
+                               split.test.targets.take(np.arange(300)), split.test.ratings[:300])
+    a = evaluate(proxy, sub, split.train, k=(10,)).metrics["ndcg@10"]
+    b = evaluate(markov, sub, split.train, k=(10,)).metrics["ndcg@10"]
+    assert a == pytest.approx(b)
+
+
+def test_proxy_files_with_unknown_ids_or_bad_columns_get_clear_messages(split, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,rank\nnobody,nothing,1\nghost,void,2\n")
+    with pytest.raises(DataError, match="2 unknown users, 2 unknown items"):
+        get_model("proxy", path=str(bad)).fit(split.train)
+    bad.write_text("user,item\n1,1\n")
+    with pytest.raises(DataError, match="'rank' or 'score'"):
+        get_model("proxy", path=str(bad)).fit(split.train)
+    bad.write_text("user,item,score\n1,1,high\n")
+    with pytest.raises(DataError, match="line 2.*score"):
+        get_model("proxy", path=str(bad)).fit(split.train)
+    some = tmp_path / "some.csv"
+    some.write_text("user,item,rank\n1,1,1\n1,999999,2\nstranger,1,1\n")
+    model = get_model("proxy", path=str(some)).fit(split.train)
+    assert (model.unknown_users_, model.unknown_items_, model.rows_) == (1, 1, 1)
+    with pytest.raises(ParameterError, match="needs path"):
+        get_model("proxy").fit(split.train)

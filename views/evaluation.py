@@ -79,6 +79,24 @@ fig.update_xaxes(title="", ticktext=[f"{g}<br>{n:,}" for g, n in genre_table["us
                  tickvals=list(genre_table.index))
 st.plotly_chart(fig)
 
+with st.expander("Evaluate your own recommendations (CSV upload)", icon=":material/upload:"):
+    st.caption("A CSV with columns `user`, `item` and `rank` (1 = best) or `score` (higher = better), "
+               "using this dataset's ids — e.g. the top-20 lists another tool made for the test users. "
+               "It is evaluated with the protocol above and appears as “Your recommendations”.")
+    recs_file = st.file_uploader("Recommendations file", type=["csv", "tsv", "txt"], key="proxy-file")
+    if st.button("Evaluate it", disabled=recs_file is None, key="proxy-go"):
+        try:
+            built = state.add_recommendations_file(name, recs_file.getvalue(), recs_file.name)
+        except RecsysError as e:
+            state.show_error(e)
+        else:
+            model = built.model
+            if model.unknown_users_ or model.unknown_items_:
+                st.warning(f"Ignored rows naming {model.unknown_users_:,} unknown users and "
+                           f"{model.unknown_items_:,} unknown items.")
+            st.success(f"Evaluated {model.rows_:,} rows: NDCG@10 {built.manifest['metrics']['ndcg@10']:.4f}.")
+            st.rerun()
+
 st.subheader("Exposure")
 popularity = train.item_popularity()
 curves = pd.concat([exposure_by_popularity(e["lists"], popularity).assign(model=labels[m])

@@ -8,6 +8,7 @@ when a user asks for it.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import tempfile
@@ -84,6 +85,27 @@ def add_uploaded_dataset(name: str, data: bytes) -> Dataset:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dataset
+
+
+def add_recommendations_file(dataset: str, data: bytes, filename: str):
+    """Store an uploaded recommendations file under data/recommendations/ and build the "proxy" model
+    from it (evaluated with the app's protocol). DataError says what is wrong; nothing is kept then."""
+    if len(data) > UPLOAD_LIMIT_MB * 2**20:
+        raise DataError(f"the file is {len(data) / 2**20:.0f} MB; uploads are limited to {UPLOAD_LIMIT_MB} MB")
+    folder = data_root() / "recommendations"
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", Path(filename).stem)[:40] or "recommendations"
+    path = folder / f"{stem}-{digest}.csv"  # the content names the file: the same upload is one file
+    tmp = folder / f".{path.name}.tmp"
+    tmp.write_bytes(data)
+    try:
+        tmp.replace(path)
+        built = build_model("proxy", get_split(dataset), params={"path": str(path)})
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return built
 
 
 # -- models ---------------------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from recsys.models.registry import (get_model, load_model, model_class, model_la
 
 _CLASSES = {"Popularity": "popularity", "ItemKNN": "knn", "UserKNN": "knn", "HybridCF": "knn",
             "EASE": "ease", "MarkovChain": "markov", "BPR": "mf", "RatingMF": "mf", "GPT": "gpt",
-            "BERT4Rec": "bert", "ContentModel": "content", "FeatureRating": "features"}
+            "BERT4Rec": "bert", "ContentModel": "content", "FeatureRating": "features",
+            "ProxyRecommender": "proxy"}
 
 __all__ = ["Recommender", *_CLASSES, "get_model", "load_model", "model_class", "model_label",
            "model_names", "register"]

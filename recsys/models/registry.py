@@ -16,7 +16,8 @@ BUILTIN = {"pop": ("popularity", "Popularity"), "itemknn": ("knn", "ItemKNN"),
            "userknn": ("knn", "UserKNN"), "hybridcf": ("knn", "Hybrid CF"),
            "markov": ("markov", "Markov chain"), "ease": ("ease", "EASE"), "bpr": ("mf", "MF (BPR)"),
            "ratingmf": ("mf", "MF (ratings)"), "gpt": ("gpt", "GPT"), "bert": ("bert", "BERT4Rec"),
-           "content": ("content", "Content (MiniLM)"), "features": ("features", "Feature MLP (ratings)")}
+           "content": ("content", "Content (MiniLM)"), "features": ("features", "Feature MLP (ratings)"),
+           "proxy": ("proxy", "Your recommendations")}
 
 
 def register(name: str):
