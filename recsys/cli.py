@@ -91,11 +91,14 @@ def cmd_evaluate(args) -> int:
         model = _build(args, name, split).model
         with TqdmProgress(f"evaluating {name}", disable=args.quiet or None) as bar:
             results.append(evaluate(model, split.test, split.train, k=args.k, protocol=split.protocol,
+                                    sampled=args.sampled, sampling=args.sampling, seed=args.seed,
                                     progress=bar))
     table = results_frame(results)
     shown = [c for c in table.columns if c.split("@")[0] in args.metrics or c == "eval_seconds"]
-    print(f"# {split.train.name}: {split.description}, full ranking over {split.train.n_items:,} items, "
-          f"history excluded, {len(split.test):,} test users")
+    candidates = (f"full ranking over {split.train.n_items:,} items" if args.sampled is None else
+                  f"SAMPLED candidates ({results[0].candidates}; inflated, for reproducing papers only)")
+    print(f"# {split.train.name}: {split.description}, {candidates}, history excluded, "
+          f"{len(split.test):,} test users")
     with pd.option_context("display.width", 200, "display.max_columns", 50):
         print(table[shown].round(4).to_string())
     if args.json:
@@ -165,6 +168,10 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=cmd_train)
     e = sub.add_parser("evaluate", parents=[common, model], help="full-ranking evaluation on the test split")
     e.add_argument("--json", default=None, help="also write the results to this JSON file")
+    e.add_argument("--sampled", type=int, default=None, metavar="N",
+                   help="rank among N sampled negatives instead of all items (only to reproduce papers)")
+    e.add_argument("--sampling", default="uniform", choices=["uniform", "popularity"])
+    e.add_argument("--seed", type=int, default=0, help="seed of the sampled negatives")
     e.add_argument("--metrics", nargs="+", default=["hr", "ndcg", "mrr", "recall", "coverage"],
                    help="metric names to print")
     e.set_defaults(fn=cmd_evaluate)

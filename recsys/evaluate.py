@@ -15,6 +15,7 @@ import pandas as pd
 from recsys import metrics as M
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError
+from recsys.models.checks import check_positive_int
 from recsys.models.base import Recommender
 from recsys.progress import Progress
 from recsys.ranking import mask_history, top_k
@@ -64,10 +65,15 @@ def _batch_size(n_items: int, budget: int = SCORE_BUDGET_BYTES) -> int:
 
 def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_K,
              exclude_seen: bool = True, protocol: str = "loo", batch_size: int | None = None,
+             sampled: int | None = None, sampling: str = "uniform", seed: int = 0,
              progress: Progress | None = None) -> EvalResult:
     """Rank all items for each held-out user and compute ranking and beyond-accuracy metrics at ``k``.
 
     ``train`` supplies item popularity (novelty, popularity bias) and genres (intra-list diversity).
+
+    ``sampled=N`` ranks each user's targets among only N negatives drawn per user (``sampling``
+    "uniform" or "popularity", fixed ``seed``), as some papers did; it inflates every number and exists
+    only to reproduce them. The default is full ranking over all items.
     """
     ks = tuple(sorted({int(x) for x in np.atleast_1d(k)}))
     if not ks or ks[0] <= 0:
@@ -80,6 +86,12 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
     popularity = train.item_popularity()
     genres, _ = train.genre_matrix()
     batch = batch_size or _batch_size(n_items)
+    if sampled is not None:
+        check_positive_int("sampled", sampled)
+        if sampling not in ("uniform", "popularity"):
+            raise ParameterError(f"sampling must be 'uniform' or 'popularity', got {sampling!r}")
+        weights = popularity / popularity.sum() if sampling == "popularity" and popularity.sum() else None
+        rng = np.random.default_rng(seed)
 
     per_user: dict[str, list[np.ndarray]] = {}
     lists: list[np.ndarray] = []
@@ -92,6 +104,8 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
         scores = model.score(histories, users=heldout.users[lo:hi])
         if exclude_seen:
             mask_history(scores, histories)
+        if sampled is not None:
+            _keep_sampled(scores, histories, targets, sampled, rng, weights)
         items, _ = top_k(scores, k_max)
         lists.append(items.astype(np.int32))
         relevant = np.zeros(scores.shape, dtype=bool)
@@ -123,7 +137,25 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
     return EvalResult(model=getattr(model, "name", type(model).__name__), protocol=protocol, k=ks,
                       metrics=ordered, users=heldout.users.copy(), per_user=arrays,
                       seconds=time.perf_counter() - start, exclude_seen=exclude_seen,
+                      candidates="full ranking" if sampled is None else
+                      f"sampled: {sampled} {sampling} negatives (seed {seed})",
                       lists=np.concatenate(lists))
+
+
+def _keep_sampled(scores, histories, targets, n: int, rng, weights) -> None:
+    """Set every item to -inf except each row's targets and ``n`` sampled negatives (items outside the
+    row's history and targets), in place."""
+    n_items = scores.shape[1]
+    keep = np.zeros(scores.shape, dtype=bool)
+    for j, h in enumerate(histories):
+        banned = np.zeros(n_items, bool)
+        banned[np.asarray(h, np.int64)] = True
+        banned[targets[j]] = True
+        pool = np.flatnonzero(~banned)
+        p = None if weights is None else weights[pool] / weights[pool].sum()
+        keep[j, rng.choice(pool, min(n, len(pool)), replace=False, p=p)] = True
+        keep[j, targets[j]] = True
+    scores[~keep] = -np.inf
 
 
 def _nanmean(values: np.ndarray) -> float:

@@ -91,3 +91,21 @@ def test_k_above_catalogue(tiny):
     s = leave_one_out(tiny)
     r = evaluate(ByItemIndex().fit(s.train), s.test, s.train, k=(50,))
     assert r.metrics["hr@50"] == 1.0
+
+
+def test_sampled_candidates_are_explicit_seeded_and_inflated(ml100k_split):
+    from recsys.evaluate import evaluate
+    from recsys.models import get_model
+
+    model = get_model("itemknn").fit(ml100k_split.train)
+    full = evaluate(model, ml100k_split.test, ml100k_split.train, k=(10,))
+    a = evaluate(model, ml100k_split.test, ml100k_split.train, k=(10,), sampled=100)
+    b = evaluate(model, ml100k_split.test, ml100k_split.train, k=(10,), sampled=100)
+    pop = evaluate(model, ml100k_split.test, ml100k_split.train, k=(10,), sampled=100,
+                   sampling="popularity")
+    assert full.candidates == "full ranking"
+    assert a.candidates == "sampled: 100 uniform negatives (seed 0)"
+    assert a.metrics == b.metrics  # the same seed, the same negatives
+    assert a.metrics["hr@10"] > pop.metrics["hr@10"] > full.metrics["hr@10"]
+    assert (a.per_user["rank"] <= 101).all()
+    assert (np.sum(a.lists >= 0, axis=1) == 10).all()

@@ -57,6 +57,7 @@ if not models:
 
 st.subheader("Recommendations")
 k, lam, penalty = widgets.rerank_knobs("users")
+widgets.protocol_badge(split, k)
 st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard); "
            "“because you watched” comes from a history SHAP over the 20 most recent items "
            "(older ones play as one group). MF is explained through its folded-in history.")
