@@ -5,18 +5,10 @@ import plotly.express as px
 import streamlit as st
 
 from views import state, widgets
-from recsys.errors import RecsysError
 from recsys.projection import (cached_projection, cached_user_vectors, item_projection_frame,
                                user_projection_frame)
 
-name = state.current_dataset()
-st.title("Embeddings")
-try:
-    ds = state.get_dataset(name)
-    built = state.built_models(name)
-except RecsysError as e:
-    state.show_error(e)
-    st.stop()
+name, ds, built = state.open_page("Embeddings")
 
 with_vectors = [m for m in built if state.get_trained(name, m).item_embeddings() is not None]
 if not with_vectors:

@@ -7,14 +7,7 @@ from views import state
 from recsys.errors import RecsysError
 from recsys.index import ItemIndex, approximate_overlap
 
-name = state.current_dataset()
-st.title("Items")
-try:
-    ds = state.get_dataset(name)
-    built = state.built_models(name)
-except RecsysError as e:
-    state.show_error(e)
-    st.stop()
+name, ds, built = state.open_page("Items")
 
 
 def index_of(model: str) -> ItemIndex:

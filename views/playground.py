@@ -5,14 +5,7 @@ import streamlit as st
 from views import state, widgets
 from recsys.errors import RecsysError
 
-name = state.current_dataset()
-st.title("Playground")
-try:
-    ds = state.get_dataset(name)
-    built = state.built_models(name)
-except RecsysError as e:
-    state.show_error(e)
-    st.stop()
+name, ds, built = state.open_page("Playground")
 
 titles = ds.items["title"].to_numpy()
 years = ds.items["year"].to_numpy()

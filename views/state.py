@@ -372,6 +372,18 @@ def current_user() -> int | None:
     return st.session_state.get("user_index")
 
 
+def open_page(title: str) -> tuple[str, Dataset, list[str]]:
+    """A page's start: its title, then the chosen dataset's name, the dataset and the built models —
+    or the loader's message and an end to the page when the dataset cannot be read."""
+    st.title(title)
+    name = current_dataset()
+    try:
+        return name, get_dataset(name), built_models(name)
+    except RecsysError as e:
+        show_error(e)
+        st.stop()
+
+
 def show_error(error: RecsysError) -> None:
     st.error(str(error), icon=":material/error:")
 

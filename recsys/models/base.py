@@ -205,6 +205,32 @@ class Recommender(ABC):
         return model
 
 
+class RatingPredictor:
+    """What the rating models share: ``rating_errors`` from their ``predict``, and the bookkeeping after
+    each training epoch (validation RMSE, early stopping, history, progress)."""
+
+    def rating_errors(self, heldout) -> dict[str, float]:
+        """MSE, RMSE and MAE on a held-out split's target ratings."""
+        from recsys import metrics as M
+
+        users = np.repeat(heldout.users, heldout.targets.lengths)
+        pred = self.predict(users, heldout.targets.values)
+        return {"mse": M.mse(heldout.ratings, pred), "rmse": M.rmse(heldout.ratings, pred),
+                "mae": M.mae(heldout.ratings, pred)}
+
+    def _end_epoch(self, record: dict, valid, stopper, state, progress) -> bool:
+        """Record the epoch; True when early stopping says to stop."""
+        stop = False
+        if valid is not None and len(valid):
+            record["valid_rmse"] = self.rating_errors(valid)["rmse"]
+            stop = stopper.update(-record["valid_rmse"], record["epoch"], state)
+        self.history_.append(record)
+        if progress:
+            progress(record["epoch"] / self.epochs,
+                     f"epoch {record['epoch']}, mse {record['train_mse']:.4f}")
+        return stop
+
+
 def history_matrix(histories: list[np.ndarray], n_items: int) -> sparse.csr_matrix:
     """Binary (n_histories, n_items) CSR matrix of the items in each history."""
     lengths = np.fromiter((len(h) for h in histories), np.int64, count=len(histories))

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError
-from recsys.models.base import Recommender
+from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
 from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
@@ -28,7 +28,7 @@ MAX_GENRES = 62  # genres are packed into one int64 bit set per item
 
 
 @register("features")
-class FeatureRating(Recommender):
+class FeatureRating(RatingPredictor, Recommender):
     """MLP: (age, gender, occupation, genres, year, log popularity) → rating."""
 
 
@@ -117,14 +117,6 @@ class FeatureRating(Recommender):
         """Predicted ratings for (user, item) pairs."""
         return self.predict_raw(self.raw_features(users, items)).astype(np.float32)
 
-    def rating_errors(self, heldout) -> dict[str, float]:
-        from recsys import metrics as M
-
-        users = np.repeat(heldout.users, heldout.targets.lengths)
-        pred = self.predict(users, heldout.targets.values)
-        return {"mse": M.mse(heldout.ratings, pred), "rmse": M.rmse(heldout.ratings, pred),
-                "mae": M.mae(heldout.ratings, pred)}
-
     # -- learning -------------------------------------------------------------------------------------------
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "FeatureRating":
         for name in ("hidden", "epochs", "batch_size", "patience"):
@@ -166,14 +158,7 @@ class FeatureRating(Recommender):
                 total += float(loss.detach()) * len(idx)
             self._set_weights(net)
             record = {"epoch": epoch + 1, "train_mse": total / len(y)}
-            stop = False
-            if valid is not None and len(valid):
-                record["valid_rmse"] = self.rating_errors(valid)["rmse"]
-                stop = stopper.update(-record["valid_rmse"], epoch + 1, self._weights())
-            self.history_.append(record)
-            if progress:
-                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, mse {record['train_mse']:.4f}")
-            if stop:
+            if self._end_epoch(record, valid, stopper, self._weights(), progress):
                 break
         if stopper.best_state is not None:
             self.w1_, self.b1_, self.w2_, self.b2_, self.w3_, self.b3_ = stopper.best_state

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError
-from recsys.models.base import Recommender
+from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
 from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
@@ -172,7 +172,7 @@ class BPR(_FactorModel):
 
 
 @register("ratingmf")
-class RatingMF(_FactorModel):
+class RatingMF(RatingPredictor, _FactorModel):
     """Biased MF for explicit ratings: r(u, i) = mu + b_u + b_i + p_u · q_i, trained on squared error.
 
     ``predict(users, items)`` gives ratings (clipped to the training range); ``score`` ranks all items
@@ -238,14 +238,7 @@ class RatingMF(_FactorModel):
             self._set_state(P, Q, bu, bi)
             record = {"epoch": epoch + 1, "train_mse": total / len(order),
                       "seconds": time.perf_counter() - start}
-            stop = False
-            if valid is not None and len(valid):
-                record["valid_rmse"] = self.rating_errors(valid)["rmse"]
-                stop = stopper.update(-record["valid_rmse"], epoch + 1, self._factors())
-            self.history_.append(record)
-            if progress:
-                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, mse {record['train_mse']:.4f}")
-            if stop:
+            if self._end_epoch(record, valid, stopper, self._factors(), progress):
                 break
         if stopper.best_state is not None:
             (self.user_factors_, self.item_factors_, self.user_bias_,
@@ -271,15 +264,6 @@ class RatingMF(_FactorModel):
         pred = (self.global_mean_ + self.user_bias_[users] + self.item_bias_[items]
                 + (self.user_factors_[users] * self.item_factors_[items]).sum(axis=1))
         return np.clip(pred, *self.rating_range_).astype(np.float32)
-
-    def rating_errors(self, heldout) -> dict[str, float]:
-        """MSE, RMSE and MAE on a held-out split's target ratings."""
-        from recsys import metrics as M
-
-        users = np.repeat(heldout.users, heldout.targets.lengths)
-        pred = self.predict(users, heldout.targets.values)
-        return {"mse": M.mse(heldout.ratings, pred), "rmse": M.rmse(heldout.ratings, pred),
-                "mae": M.mae(heldout.ratings, pred)}
 
     def _score(self, histories, users):
         if users is None:
