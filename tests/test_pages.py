@@ -230,3 +230,12 @@ def test_items_filters_and_index_check():
     at.button(key="items-ann").click().run()
     check = at.dataframe[-1].value
     assert not at.exception and check["overlap@10, HNSW vs exact"].between(0.5, 1.0).all()
+
+
+def test_what_if_reordering_moves_sequence_model_lists():
+    at = page("users", models="markov", user="1")
+    oldest = at.multiselect(key="whatif-move").options[-1]  # options are most recent first
+    at.multiselect(key="whatif-move").set_value([oldest]).run()
+    assert not at.exception
+    moves = [df.value for df in at.dataframe if "change" in df.value.columns]
+    assert len(moves) == 1 and moves[0]["change"].fillna(1).ne(0).any()  # Markov reads the last items

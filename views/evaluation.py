@@ -35,7 +35,7 @@ metrics = [c for c in FIRST if c in board.columns] + sorted(
     c for c in board.columns if "@" in c and c not in FIRST)
 if "ndcg@10" in board.columns:
     board = board.sort_values("ndcg@10", ascending=False)
-st.dataframe(board[metrics + ["fit seconds"]].style.format(precision=4).highlight_max(
+st.dataframe(board[metrics + ["fit seconds"]].style.format(precision=4, na_rep="").highlight_max(
     subset=[c for c in metrics if not c.startswith(("gini", "mean_pop", "rmse", "mae"))],
     color="#e4e0fb"))
 st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",

@@ -48,7 +48,7 @@ if not board.empty:
         board = board.sort_values("ndcg@10", ascending=False)
     shown = [c for c in ("hr@10", "ndcg@10", "mrr@10", "recall@20", "coverage@10", "gini@10",
                          "fit seconds") if c in board.columns]
-    st.dataframe(board[shown].style.format(precision=4))
+    st.dataframe(board[shown].style.format(precision=4, na_rep=""))
     st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                        mime="text/csv")
 if missing:

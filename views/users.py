@@ -96,13 +96,18 @@ st.subheader("What if…")
 st.caption("Edit the history and every chosen model re-scores it (per-user models fold the edited history "
            "in). Ranks compare against the same models on the unedited history.")
 titles = ds.items["title"].to_numpy()
-a, b = st.columns(2)
+a, b, c = st.columns(3)
 removed = a.multiselect("Remove from the history", ctx.history[::-1], key="whatif-remove",
                         format_func=lambda i: str(titles[i]), placeholder="Most recent first…")
-added = b.multiselect("Add as the latest items", np.arange(ds.n_items), key="whatif-add",
+moved = b.multiselect("Move to the most recent end (in this order)", ctx.history[::-1],
+                      key="whatif-move", format_func=lambda i: str(titles[i]),
+                      help="Reorders the history: sequence models read the order")
+added = c.multiselect("Add as the latest items", np.arange(ds.n_items), key="whatif-add",
                       format_func=lambda i: str(titles[i]), placeholder="Type a title…")
-if removed or added:
-    edited = [int(i) for i in ctx.history if i not in set(removed)] + [int(i) for i in added]
+if removed or moved or added:
+    gone = {int(i) for i in removed} | {int(i) for i in moved}
+    edited = ([int(i) for i in ctx.history if int(i) not in gone]
+              + [int(i) for i in moved if int(i) not in {int(r) for r in removed}] + [int(i) for i in added])
     columns = st.columns(len(models))
     for column, model in zip(columns, models):
         before = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), None, k, lam,
