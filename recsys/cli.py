@@ -188,6 +188,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if any(k <= 0 for k in getattr(args, "k", [1])):
         p.exit(2, f"{p.prog}: error: --k must be positive\n")
+    sampled = getattr(args, "sampled", None)
+    if sampled is not None and sampled <= 0:  # refused before anything is trained or written
+        p.exit(2, f"{p.prog}: error: --sampled must be a positive number of negatives\n")
     try:
         return args.fn(args)
     except RecsysError as e:

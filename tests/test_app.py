@@ -116,3 +116,36 @@ def test_uploaded_recommendations_are_evaluated_beside_the_models(isolated_data,
     with pytest.raises(DataError, match="unknown users"):
         state.add_recommendations_file("ml-100k", b"user,item,rank\nnobody,nothing,1\n", "bad.csv")
     assert len(list((isolated_data / "recommendations").iterdir())) == 1  # the bad file was not kept
+
+
+def test_script_in_a_title_is_shown_as_text(isolated_data):
+    """A title holding HTML reaches the page escaped: as text, never as markup."""
+    folder = isolated_data / "datasets" / "evil"
+    folder.mkdir(parents=True)
+    rows = [f"{u},{i},{t}" for u in range(1, 21) for t, i in enumerate(range(u % 5, u % 5 + 8))]
+    (folder / "interactions.csv").write_text("user,item,timestamp\n" + "\n".join(rows) + "\n")
+    titles = ['"<script>alert(1)</script>"' if i == 3 else f"Movie {i}" for i in range(13)]
+    (folder / "items.csv").write_text("item,title,genres\n" + "\n".join(
+        f"{i},{t},Drama" for i, t in enumerate(titles)) + "\n")
+    from recsys.data import load_dataset
+    from recsys.pipeline import build_model
+    from recsys.split import leave_one_out
+
+    build_model("pop", leave_one_out(load_dataset(folder)))
+    at = app()
+    at.query_params.update({"dataset": "evil", "models": "pop", "user": "4"})  # 4 has not seen item 3
+    at.run()
+    at.switch_page("views/users.py").run()
+    assert not at.exception
+    shown = " ".join(m.value for m in at.markdown)
+    assert "&lt;script&gt;alert" in shown and "<script>" not in shown
+
+
+def test_models_are_shared_across_sessions_not_copied():
+    from recsys.data import load_dataset
+    from recsys.pipeline import build_all
+    from views import state
+
+    build_all(load_dataset(), models=["pop"])
+    first, second = state.get_trained("ml-100k", "pop"), state.get_trained("ml-100k", "pop")
+    assert first is not None and first is second  # st.cache_resource: one object for every session
