@@ -6,6 +6,7 @@ UMAP is fitted on a random sample and the rest are placed with ``transform``.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -114,9 +115,11 @@ def cached_user_vectors(model, heldout, key: str, *, compute: bool = True, max_u
     if not len(heldout) or model.user_embedding(heldout.histories[0]) is None:
         return None
     rows = min(len(heldout), max_users)
-    users = cached_array("user-ids", key, (lambda: user_vectors(model, heldout, max_users=max_users)[0])
-                         if compute else None, rows=rows)
-    vectors = cached_array("user-vectors", key,
-                           (lambda: user_vectors(model, heldout, max_users=max_users)[1])
-                           if compute else None, rows=rows)
+
+    @functools.cache
+    def both() -> tuple[np.ndarray, np.ndarray]:  # one pass fills both cache entries
+        return user_vectors(model, heldout, max_users=max_users)
+
+    users = cached_array("user-ids", key, (lambda: both()[0]) if compute else None, rows=rows)
+    vectors = cached_array("user-vectors", key, (lambda: both()[1]) if compute else None, rows=rows)
     return None if users is None or vectors is None else (users, vectors)
