@@ -57,3 +57,26 @@ def ml100k_split(ml100k):
     from recsys.split import leave_one_out
 
     return leave_one_out(ml100k)
+
+
+# Small versions of every model family the app shows, built once per test session for the page tests
+# and the browser test (fitting them is most of those tests' cost).
+APP_MODELS = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
+              "content": {}, "gpt": {"epochs": 2, "layers": 2, "max_len": 50},
+              "bert": {"epochs": 1, "layers": 2, "max_len": 50}}
+
+
+@pytest.fixture(scope="session")
+def app_store(tmp_path_factory, text_cache):
+    """A data folder (RECLENS_DATA) with APP_MODELS built on ml-100k; tests must only read it."""
+    from recsys.pipeline import build_model
+    from recsys.split import leave_one_out
+
+    root = tmp_path_factory.mktemp("app-data")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RECLENS_DATA", str(root))
+        mp.setenv("RECLENS_CACHE", str(text_cache))
+        split = leave_one_out(load_dataset())
+        for name, params in APP_MODELS.items():
+            build_model(name, split, params=params)
+    return root

@@ -1,7 +1,8 @@
 """One browser test: a real server on a free port, every page opened by its URL in headless Chromium.
 
 Screenshots go to $RECLENS_SCREENSHOTS (``make screenshots`` points it at assets/screenshots/ and the
-models `make build` trained); otherwise to the test's temporary folder, with small models built here.
+models `make build` trained); otherwise to the test's temporary folder, with the session's small models
+(conftest.app_store).
 """
 from __future__ import annotations
 
@@ -15,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from recsys.data import load_dataset
-from recsys.pipeline import build_model
-from recsys.split import leave_one_out
-
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["overview", "users", "items", "playground", "embeddings", "explanations", "evaluation"]
-SMALL = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
-         "content": {}, "gpt": {"epochs": 1, "layers": 1, "max_len": 50},
-         "bert": {"epochs": 1, "layers": 1, "max_len": 50}}
 
 
 def free_port() -> int:
@@ -34,15 +28,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, text_cache):
-    data = os.environ.get("RECLENS_BROWSER_DATA")
-    if not data:
-        data = str(tmp_path_factory.mktemp("browser-data"))
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("RECLENS_DATA", data)
-            split = leave_one_out(load_dataset())
-            for name, params in SMALL.items():
-                build_model(name, split, params=params)
+def server(request, text_cache):
+    # The models `make build` trained (make screenshots), or the session's small ones.
+    data = os.environ.get("RECLENS_BROWSER_DATA") or str(request.getfixturevalue("app_store"))
     port = free_port()
     env = {**os.environ, "RECLENS_DATA": data, "RECLENS_CACHE": str(text_cache)}
     if os.environ.get("RECLENS_BROWSER_DATA"):

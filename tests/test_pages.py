@@ -1,4 +1,4 @@
-"""Every page through AppTest, against a store with small versions of every model family built once."""
+"""Every page through AppTest, against the session's store of small models (conftest.app_store)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,31 +6,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recsys.data import load_dataset
-from recsys.pipeline import build_model
-from recsys.split import leave_one_out
-
 APP = Path(__file__).resolve().parents[1] / "app.py"
-BUILD = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
-         "content": {}, "gpt": {"epochs": 2, "layers": 2, "max_len": 50},
-         "bert": {"epochs": 1, "layers": 2, "max_len": 50}}
-
-
-@pytest.fixture(scope="module")
-def store_root(tmp_path_factory, text_cache):
-    root = tmp_path_factory.mktemp("app-data")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RECLENS_DATA", str(root))
-        mp.setenv("RECLENS_CACHE", str(text_cache))
-        split = leave_one_out(load_dataset())
-        for name, params in BUILD.items():
-            build_model(name, split, params=params)
-    return root
 
 
 @pytest.fixture(autouse=True)
-def built(store_root, isolated_data, monkeypatch):
-    monkeypatch.setenv("RECLENS_DATA", str(store_root))
+def built(app_store, isolated_data, monkeypatch):
+    monkeypatch.setenv("RECLENS_DATA", str(app_store))
 
 
 def page(path: str, **params) -> AppTest:
