@@ -38,7 +38,7 @@ def not_computed(what: str, compute) -> None:
 
 if kind == "users":
     split = state.get_split(name)
-    key = state._artifact(name, model_name)[0].name
+    key = state.artifact_key(name, model_name).name
     found = cached_user_vectors(model, split.test, key, compute=False)
     coords = None if found is None else cached_projection(found[1], dims=dims, compute=False)
     if coords is None:

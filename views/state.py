@@ -125,6 +125,11 @@ def get_trained(dataset: str, model: str, protocol: str = "loo") -> Recommender 
     return None if key is None else _load_artifact(str(ArtifactStore().root), key, mtime)
 
 
+def artifact_key(dataset: str, model: str, protocol: str = "loo") -> ArtifactKey | None:
+    """The key of the artifact the app uses for ``model`` (None when it is not built)."""
+    return _artifact(dataset, model, protocol)[0]
+
+
 def artifact_version(dataset: str, model: str, protocol: str = "loo") -> str:
     """Changes whenever the model the app would use changes: a cache key for derived results."""
     key, mtime = _artifact(dataset, model, protocol)
@@ -137,8 +142,7 @@ def _artifact(dataset: str, model: str, protocol: str = "loo"):
     Read from the manifests alone, so listing what is built imports no model code (no torch).
     """
     split = get_split(dataset, protocol)
-    store = ArtifactStore()
-    candidates = [m for m in store.list(split.train.fingerprint())
+    candidates = [m for m in _manifests(split.train.fingerprint())
                   if m.get("model") == model and m.get("config_hash")]
     if not candidates:
         return None, None
@@ -146,6 +150,19 @@ def _artifact(dataset: str, model: str, protocol: str = "loo"):
     best = min(candidates, key=lambda m: m.get("changed_params", {"?": None}) != {})
     path = Path(best["path"]) / "manifest.json"
     return ArtifactKey(split.train.fingerprint(), model, best["config_hash"]), path.stat().st_mtime_ns
+
+
+def _manifests(fingerprint: str) -> list[dict]:
+    """The store's manifests for one dataset, re-read only when an artifact folder is added, replaced or
+    removed (that changes the folder's mtime); a render asks for them once per model."""
+    folder = ArtifactStore().root / fingerprint
+    mtime = folder.stat().st_mtime_ns if folder.is_dir() else 0
+    return _list_manifests(str(ArtifactStore().root), fingerprint, mtime)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _list_manifests(root: str, fingerprint: str, mtime_ns: int) -> list[dict]:
+    return ArtifactStore(root).list(fingerprint)
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
