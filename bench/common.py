@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import socket
 import sys
 import time
 from pathlib import Path
@@ -22,6 +23,13 @@ def machine() -> dict:
     return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "date": time.strftime("%Y-%m-%d")}
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a server the benchmark starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def peak_rss_mib() -> float:

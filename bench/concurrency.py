@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import urllib.request
 
 import numpy as np
 
-from common import ROOT, print_table, write_results
+from common import ROOT, free_port, print_table, write_results
 
 
 def rss_mib(pid: int) -> float:
@@ -63,9 +62,7 @@ def main() -> None:
     p.add_argument("--sessions", type=int, default=20)
     p.add_argument("--page", default="users")
     args = p.parse_args()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
                                "--server.port", str(port), "--server.headless", "true"], cwd=ROOT,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
