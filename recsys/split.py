@@ -41,6 +41,20 @@ class HeldOut:
     def __len__(self) -> int:
         return len(self.users)
 
+    def take(self, rows: np.ndarray) -> "HeldOut":
+        """Only the users at positions ``rows`` (in that order), with their histories and targets."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ratings = (Ragged(self.targets.indptr, self.ratings).take(rows).values if len(self.ratings)
+                   else self.ratings)
+        return HeldOut(self.users[rows], self.histories.take(rows), self.targets.take(rows), ratings)
+
+    def sample(self, n: int, seed: int = 0) -> "HeldOut":
+        """A seeded random ``n`` of the users (all of them, unchanged, when there are at most ``n``)."""
+        if len(self) <= n:
+            return self
+        rows = np.sort(np.random.default_rng(seed).choice(len(self), n, replace=False))
+        return self.take(rows)
+
 
 @dataclass
 class Split:

@@ -73,3 +73,35 @@ def test_make_split_by_name(tiny):
     assert make_split(tiny, "ratio").protocol == "ratio"
     with pytest.raises(DataError, match="unknown split"):
         make_split(tiny, "kfold")
+
+
+def test_held_out_take_and_sample_keep_users_targets_and_ratings_together(ml100k):
+    s = time_ratio(ml100k)  # several targets per user, each with its rating
+    rows = np.array([5, 0, 17])
+    part = s.test.take(rows)
+    assert part.users.tolist() == s.test.users[rows].tolist()
+    for j, r in enumerate(rows):
+        assert part.targets[j].tolist() == s.test.targets[r].tolist()
+        assert part.histories[j].tolist() == s.test.histories[r].tolist()
+        lo, hi = s.test.targets.indptr[r], s.test.targets.indptr[r + 1]
+        plo, phi = part.targets.indptr[j], part.targets.indptr[j + 1]
+        assert part.ratings[plo:phi].tolist() == s.test.ratings[lo:hi].tolist()
+    sample = s.test.sample(100, seed=3)
+    assert len(sample) == 100 and len(set(sample.users.tolist())) == 100
+    assert sample.users.tolist() == s.test.sample(100, seed=3).users.tolist()  # seeded
+    assert sample.users.tolist() != s.test.sample(100, seed=4).users.tolist()
+    assert s.test.sample(len(s.test)) is s.test  # nothing to sample: unchanged
+
+
+def test_validation_uses_a_fixed_user_sample_past_the_limit(ml100k_split):
+    from recsys.evaluate import evaluate
+    from recsys.models import get_model
+    from recsys.models.torch_utils import validation_ndcg
+
+    split = ml100k_split
+    model = get_model("pop").fit(split.train)
+    sampled = validation_ndcg(model, split.valid, split.train, max_users=200)
+    expected = evaluate(model, split.valid.sample(200, seed=0), split.train, k=(10,)).metrics["ndcg@10"]
+    full = evaluate(model, split.valid, split.train, k=(10,)).metrics["ndcg@10"]
+    assert sampled == pytest.approx(expected) and sampled != pytest.approx(full)
+    assert validation_ndcg(model, split.valid, split.train) == pytest.approx(full)  # 943 < 5,000
