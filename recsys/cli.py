@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recsys import __version__
+from recsys import __version__, distributed
 from recsys.artifacts import ArtifactStore
 from recsys.data import EMBEDDED, FORMATS, load_dataset
 from recsys.errors import ParameterError, RecsysError
@@ -69,7 +69,8 @@ def cmd_info(args) -> int:
 
 
 def _build(args, name, split, force=False):
-    with TqdmProgress(f"{name}", disable=args.quiet or None) as bar:
+    quiet = args.quiet or not distributed.is_main()  # one progress bar under torchrun, not one per process
+    with TqdmProgress(f"{name}", disable=quiet or None) as bar:
         return build_model(name, split, params=_parse_params(args.param), store=_store(args),
                            force=force, progress=bar)
 
@@ -79,7 +80,11 @@ def cmd_train(args) -> int:
     store = _store(args)
     for name in _models(args):
         built = _build(args, name, split, force=args.force)
+        if not distributed.is_main():
+            continue
         how = "loaded (already built)" if built.loaded else f"trained in {built.manifest['fit_seconds']} s"
+        if distributed.world_size() > 1 and not built.loaded:
+            how += f" on {distributed.world_size()} processes"
         print(f"{name}: {how} -> {store.path(store.key(name, built.model.get_params(), split.train))}")
     return 0
 
@@ -191,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     sampled = getattr(args, "sampled", None)
     if sampled is not None and sampled <= 0:  # refused before anything is trained or written
         p.exit(2, f"{p.prog}: error: --sampled must be a positive number of negatives\n")
+    if distributed.launched() and args.command != "train":
+        p.exit(2, f"{p.prog}: error: under torchrun only 'train' runs (got {args.command!r})\n")
     try:
+        distributed.init()
         return args.fn(args)
     except RecsysError as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
@@ -199,3 +207,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{p.prog}: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    finally:
+        distributed.finish()

@@ -9,6 +9,7 @@ import os
 import time
 from dataclasses import dataclass
 
+from recsys import distributed
 from recsys.artifacts import ArtifactStore
 from recsys.data import Dataset, load_dataset
 from recsys.errors import ArtifactError
@@ -59,6 +60,9 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     start = time.perf_counter()
     model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.9))
     fit_seconds = time.perf_counter() - start
+    if not distributed.is_main():
+        # Under torchrun every process holds the same trained model; only rank 0 evaluates and saves.
+        return BuiltModel(model, {"fit_seconds": round(fit_seconds, 3)}, loaded=False, rebuilt_because=reason)
     result = evaluate(model, split.test, split.train, k=k, protocol=split.protocol,
                       progress=scaled(progress, 0.9, 1.0))
     metrics = dict(result.metrics)

@@ -68,11 +68,14 @@ class BERT4Rec(SequentialRecommender):
         inputs = np.where(masked, self.n_items_ + 1, tokens)
         return inputs, masked
 
-    def _batch_loss(self, module, seqs, rng, device, gen):
+    def _batch_arrays(self, seqs, rng):
         tokens = pad([s + 1 for s in seqs])
         inputs, masked = self.mask_tokens(tokens, rng)
+        return (tokens, inputs, masked), masked.sum(axis=1)
+
+    def _arrays_loss(self, module, tokens, inputs, masked, *, device, gen, weight: float = 1.0):
         inputs_t = torch.as_tensor(inputs, device=device)
         h, _ = module.hidden(inputs_t, causal=False, key_pad=inputs_t == 0)
         masked_t = torch.as_tensor(masked, device=device)
         targets = torch.as_tensor(tokens, device=device)[masked_t] - 1
-        return self._loss_on(module, h[masked_t], targets, device, gen), int(masked.sum())
+        return self._loss_on(module, h[masked_t], targets, device, gen) * weight

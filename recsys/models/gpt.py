@@ -48,13 +48,17 @@ class GPT(SequentialRecommender):
         # Windows of max_len + 1 items overlapping by one: every item is a target exactly once.
         return self.max_len + 1, self.max_len
 
-    def _batch_loss(self, module, seqs, rng, device, gen):
-        tokens = torch.as_tensor(pad([s + 1 for s in seqs]), device=device)
+    def _batch_arrays(self, seqs, rng):
+        tokens = pad([s + 1 for s in seqs])
+        return (tokens,), (tokens[:, 1:] > 0).sum(axis=1)  # one target per position after the first
+
+    def _arrays_loss(self, module, tokens, *, device, gen, weight: float = 1.0):
+        tokens = torch.as_tensor(tokens, device=device)
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         # Right padding: a real position only ever attends to earlier, real positions.
         h, _ = module.hidden(inputs, causal=True)
         keep = targets > 0
-        return self._loss_on(module, h[keep], targets[keep] - 1, device, gen), int(keep.sum())
+        return self._loss_on(module, h[keep], targets[keep] - 1, device, gen) * weight
 
     def generate(self, history, k: int = 10, beam_width: int = 1, exclude_seen: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:

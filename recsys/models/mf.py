@@ -14,12 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from recsys.data.dataset import Dataset
-from recsys.errors import DataError
+from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
+from recsys.distributed import data_parallel, loss_weight, shard, world_size
 from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
-                                       validation_ndcg)
+                                       validation_ndcg, weighted_sample)
 from recsys.progress import Progress
 
 
@@ -76,8 +77,9 @@ class BPR(_FactorModel):
     def __init__(self, *, dim: int = 64, epochs: int = 200, batch_size: int = 2048, lr: float = 5e-3,
                  l2: float = 1e-2, init_std: float = 0.04, item_bias: bool = True, negatives: int = 1,
                  recency_half_life: float | None = 10.0, patience: int = 10, eval_every: int = 1,
-                 fold_in_l2: float = 1.0, seed: int = 0, device: str = "auto"):
+                 fold_in_l2: float = 1.0, sparse: bool = False, seed: int = 0, device: str = "auto"):
         self.dim = dim
+        self.sparse = sparse
         self.negatives = negatives
         self.recency_half_life = recency_half_life
         self.item_bias = item_bias
@@ -99,18 +101,19 @@ class BPR(_FactorModel):
         check_number("init_std", self.init_std, strict=True)
         if self.recency_half_life is not None:
             check_number("recency_half_life", self.recency_half_life, strict=True)
+        if self.sparse and world_size() > 1:
+            raise ParameterError("sparse=True (lazy Adam) trains in one process only; drop it under torchrun")
         device = resolve_device(self.device)
         gen = seed_everything(self.seed)
         users = torch.as_tensor(train.user, dtype=torch.long)
         items = torch.as_tensor(train.item, dtype=torch.long)
         n_users, n_items = train.n_users, train.n_items
         positives = np.sort(train.user.astype(np.int64) * n_items + train.item)
-        P = torch.nn.Embedding(n_users, self.dim).to(device)
-        Q = torch.nn.Embedding(n_items, self.dim).to(device)
-        for emb in (P, Q):
-            torch.nn.init.normal_(emb.weight, std=self.init_std, generator=gen)
-        B = torch.zeros(n_items, device=device, requires_grad=True)  # item bias: popularity, learned
-        opt = torch.optim.Adam([P.weight, Q.weight, B], lr=self.lr)
+        net = _BPRNet(n_users, n_items, self.dim, self.init_std, self.sparse, gen).to(device)
+        # Dense Adam moves every row every step; past a few million parameters that dominates the step,
+        # so ``sparse`` switches to lazy Adam over the rows a batch touches (SparseAdam).
+        opt = (torch.optim.SparseAdam if self.sparse else torch.optim.Adam)(net.parameters(), lr=self.lr)
+        trainer = data_parallel(net, self._bpr_loss, device)
         stopper = EarlyStopping(self.patience)
         self.n_items_ = n_items
         self.history_ = []
@@ -120,7 +123,7 @@ class BPR(_FactorModel):
             if weights is None:
                 order = torch.randperm(len(users), generator=gen)
             else:
-                order = torch.multinomial(weights, len(users), replacement=True, generator=gen)
+                order = weighted_sample(weights, len(users), gen)
             neg = torch.randint(0, n_items, (len(users), self.negatives), generator=gen)
             # Re-draw negatives that happen to be positives (once: ~density² of them remain, harmless).
             codes = train.user[order.numpy()].astype(np.int64)[:, None] * n_items + neg.numpy()
@@ -128,24 +131,20 @@ class BPR(_FactorModel):
             neg[clash] = torch.randint(0, n_items, (int(clash.sum()),), generator=gen)
             total = 0.0
             for lo in range(0, len(order), self.batch_size):
-                idx = order[lo:lo + self.batch_size]
-                u, i = users[idx].to(device), items[idx].to(device)
-                j = neg[lo:lo + self.batch_size].to(device)  # (batch, negatives)
-                pu, qi, qj = P(u), Q(i), Q(j)
-                diff = (pu * qi).sum(dim=1, keepdim=True) - torch.einsum("bd,bnd->bn", pu, qj)
-                if self.item_bias:
-                    diff = diff + B[i][:, None] - B[j]
-                loss = -F.logsigmoid(diff).mean() + self.l2 * (
-                    pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum() / self.negatives) / len(idx)
+                batch = torch.arange(lo, min(lo + self.batch_size, len(order)))
+                mine = shard(batch)  # this process's rows of the batch (all of them without torchrun)
+                idx = order[mine]
+                loss = trainer(users[idx].to(device), items[idx].to(device), neg[mine].to(device),
+                               weight=loss_weight(len(mine), len(batch)))
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) * len(idx)
+                total += float(loss.detach()) / loss_weight(len(mine), len(batch)) * len(batch)
             record = {"epoch": epoch + 1, "loss": total / len(order),
                       "seconds": time.perf_counter() - start}
             stop = False
             if valid is not None and (epoch + 1) % self.eval_every == 0:
-                self._set_factors(P, Q, B)
+                self._set_factors(net)
                 record["valid_ndcg@10"] = validation_ndcg(self, valid, train)
                 stop = stopper.update(record["valid_ndcg@10"], epoch + 1,
                                       (self.user_factors_, self.item_factors_, self.item_bias_))
@@ -158,17 +157,43 @@ class BPR(_FactorModel):
             self.user_factors_, self.item_factors_, self.item_bias_ = stopper.best_state
             self.best_epoch_ = stopper.best_epoch
         else:
-            self._set_factors(P, Q, B)
+            self._set_factors(net)
             self.best_epoch_ = len(self.history_)
         return self
 
-    def _set_factors(self, P, Q, B) -> None:
-        self.user_factors_ = P.weight.detach().cpu().numpy().astype(np.float32)
-        self.item_factors_ = Q.weight.detach().cpu().numpy().astype(np.float32)
-        self.item_bias_ = B.detach().cpu().numpy().astype(np.float32)
+    def _bpr_loss(self, net: "_BPRNet", u, i, j, weight: float = 1.0) -> torch.Tensor:
+        """Mean BPR loss of a batch (times ``weight``, see ``distributed.loss_weight``)."""
+        pu, qi, qj = net.P(u), net.Q(i), net.Q(j)  # j: (batch, negatives)
+        diff = (pu * qi).sum(dim=1, keepdim=True) - torch.einsum("bd,bnd->bn", pu, qj)
+        if self.item_bias:
+            diff = diff + net.B(i) - net.B(j)[..., 0]
+        loss = -F.logsigmoid(diff).mean() + self.l2 * (
+            pu.pow(2).sum() + qi.pow(2).sum() + qj.pow(2).sum() / self.negatives) / len(u)
+        return loss * weight
+
+    def _set_factors(self, net: "_BPRNet") -> None:
+        grab = lambda e: e.weight.detach().cpu().numpy().astype(np.float32)  # noqa: E731
+        self.user_factors_, self.item_factors_ = grab(net.P), grab(net.Q)
+        self.item_bias_ = grab(net.B)[:, 0].copy()
 
     def _score(self, histories, users):
-        return self._user_vectors(histories, users) @ self.item_factors_.T + self.item_bias_[None, :]
+        # asarray: float16 factors (recsys.compress.half_embeddings) are widened here, float32 pass as is.
+        vectors = np.asarray(self._user_vectors(histories, users), np.float32)
+        return vectors @ np.asarray(self.item_factors_, np.float32).T + self.item_bias_[None, :]
+
+
+class _BPRNet(torch.nn.Module):
+    """BPR's parameters as one module, so that DistributedDataParallel can wrap them."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int, init_std: float, sparse: bool,
+                 gen: torch.Generator):
+        super().__init__()
+        self.P = torch.nn.Embedding(n_users, dim, sparse=sparse)
+        self.Q = torch.nn.Embedding(n_items, dim, sparse=sparse)
+        self.B = torch.nn.Embedding(n_items, 1, sparse=sparse)  # item bias: popularity, learned
+        for emb in (self.P, self.Q):
+            torch.nn.init.normal_(emb.weight, std=init_std, generator=gen)
+        torch.nn.init.zeros_(self.B.weight)
 
 
 @register("ratingmf")
