@@ -1,7 +1,9 @@
 """FAISS indexes over item vectors: nearest items by cosine, exact for small catalogues, approximate above.
 
 ``ItemIndex(kind="auto")`` searches exactly (inner product on unit vectors) up to ``exact_limit`` items and
-builds an HNSW graph above it; IVF is available by name. Saves are FAISS's own binary format (no pickle)
+builds an HNSW graph above it; IVF and IVF-PQ (product-quantised codes of ``pq_m`` bytes per item instead of
+4 × dim) are available by name. ``metric="ip"`` searches raw inner products instead of cosine, which is
+what retrieving a dot-product model's top items needs (see ``recsys.compress.linear_parts``). Saves are FAISS's own binary format (no pickle)
 plus a JSON sidecar, each written atomically.
 """
 from __future__ import annotations
@@ -17,7 +19,8 @@ from recsys.io import atomic_write_bytes, atomic_write_json
 from recsys.models.checks import check_int, check_positive_int
 from recsys.ranking import item_filter
 
-KINDS = ("auto", "exact", "hnsw", "ivf")
+KINDS = ("auto", "exact", "hnsw", "ivf", "ivfpq")
+METRICS = ("cosine", "ip")
 INDEX_FILE, META_FILE = "index.faiss", "index.json"
 
 
@@ -31,8 +34,12 @@ class ItemIndex:
     """Cosine nearest neighbours over one vector per item (row i = item i)."""
 
     def __init__(self, *, kind: str = "auto", exact_limit: int = 100_000, hnsw_m: int = 32,
-                 ef_search: int = 128, nlist: int | None = None, nprobe: int = 16, seed: int = 0):
+                 ef_search: int = 128, nlist: int | None = None, nprobe: int = 16, pq_m: int | None = None,
+                 pq_bits: int = 8, metric: str = "cosine", seed: int = 0):
         self.kind = kind
+        self.metric = metric
+        self.pq_m = pq_m
+        self.pq_bits = pq_bits
         self.exact_limit = exact_limit
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
@@ -43,14 +50,16 @@ class ItemIndex:
     def build(self, vectors: np.ndarray) -> "ItemIndex":
         if self.kind not in KINDS:
             raise ParameterError(f"unknown index kind {self.kind!r}; choose one of {', '.join(KINDS)}")
-        for name in ("exact_limit", "hnsw_m", "ef_search", "nprobe"):
+        if self.metric not in METRICS:
+            raise ParameterError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+        for name in ("exact_limit", "hnsw_m", "ef_search", "nprobe", "pq_bits"):
             check_int(name, getattr(self, name))
         vectors = np.asarray(vectors)
         if vectors.ndim != 2 or len(vectors) == 0:
             raise DataError(f"expected a non-empty (n_items, dim) array, got shape {vectors.shape}")
         if not np.isfinite(vectors).all():
             raise DataError("item vectors contain NaN or infinite values")
-        unit = _unit(vectors)
+        unit = self._prepare(vectors)
         n, dim = unit.shape
         kind = self.kind if self.kind != "auto" else ("exact" if n <= self.exact_limit else "hnsw")
         if kind == "exact":
@@ -61,15 +70,42 @@ class ItemIndex:
         else:
             nlist = self.nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
             check_int("nlist", nlist)
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            if kind == "ivf":
+                index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            else:
+                index = faiss.IndexIVFPQ(faiss.IndexFlatIP(dim), dim, nlist, self._pq_m(n, dim),
+                                         self.pq_bits, faiss.METRIC_INNER_PRODUCT)
             sample = np.random.default_rng(self.seed).permutation(n)[: max(nlist * 64, 10_000)]
             index.train(unit[np.sort(sample)])
             index.nprobe = self.nprobe
         index.add(unit)
-        if kind == "ivf":
+        if kind in ("ivf", "ivfpq"):
             index.make_direct_map()  # lets similar_items read an item's vector back (reconstruct)
         self.index_, self.kind_, self.dim_ = index, kind, dim
         return self
+
+    def _prepare(self, vectors: np.ndarray) -> np.ndarray:
+        """Unit rows for cosine; the vectors as they are for inner product."""
+        if self.metric == "cosine":
+            return _unit(vectors)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _pq_m(self, n: int, dim: int) -> int:
+        """Sub-quantisers (bytes per item at 8 bits): ``pq_m``, or the largest divisor of dim ≤ dim / 4."""
+        m = self.pq_m or max(d for d in range(1, dim // 4 + 1) if dim % d == 0)
+        check_int("pq_m", m)
+        if dim % m:
+            raise ParameterError(f"pq_m ({m}) must divide the vector dimension ({dim})")
+        if n < 2 ** self.pq_bits:
+            raise ParameterError(f"an IVF-PQ index with {self.pq_bits}-bit codes needs at least "
+                                 f"{2 ** self.pq_bits} items to train on; this catalogue has {n}")
+        return m
+
+    @property
+    def size_bytes(self) -> int:
+        """The serialised size of the index (what ``save`` writes)."""
+        self._check_built()
+        return int(faiss.serialize_index(self.index_).nbytes)
 
     def _check_built(self) -> None:
         if not hasattr(self, "index_"):
@@ -89,7 +125,7 @@ class ItemIndex:
         q = np.atleast_2d(q)
         if q.shape[1] != self.dim_:
             raise DataError(f"queries have {q.shape[1]} dimensions, the index {self.dim_}")
-        scores, ids = self.index_.search(_unit(q), int(min(k, self.n_items)))
+        scores, ids = self.index_.search(self._prepare(q), int(min(k, self.n_items)))
         return (ids[0], scores[0]) if single else (ids, scores)
 
     def similar_items(self, item: int, k: int = 10, *, exclude=None, allowed=None
@@ -119,7 +155,8 @@ class ItemIndex:
         path = Path(path)
         atomic_write_bytes(path / INDEX_FILE, faiss.serialize_index(self.index_).tobytes())
         atomic_write_json(path / META_FILE, {"params": {k: getattr(self, k) for k in (
-            "kind", "exact_limit", "hnsw_m", "ef_search", "nlist", "nprobe", "seed")},
+            "kind", "exact_limit", "hnsw_m", "ef_search", "nlist", "nprobe", "pq_m", "pq_bits", "metric",
+            "seed")},
             "kind_": self.kind_, "dim_": self.dim_})
         return path
 

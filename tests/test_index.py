@@ -43,11 +43,50 @@ def test_approximate_recall(clustered, kind):
     assert recall >= 0.9, recall
 
 
+def test_ivfpq_trades_bytes_for_recall(clustered):
+    exact = ItemIndex(kind="exact").build(clustered)
+    queries = clustered[::200]
+    truth, _ = exact.search(queries, 10)
+    recall, size = {}, {}
+    for m in (8, 16):  # 32-d vectors: 8 or 16 one-byte codes per item instead of 128 bytes
+        pq = ItemIndex(kind="ivfpq", pq_m=m).build(clustered)
+        assert pq.index_.code_size == m
+        found, _ = pq.search(queries, 10)
+        recall[m] = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)])
+        size[m] = pq.size_bytes
+    # The clusters are dense, so 8 bytes only tell apart so much; random would find 10 / 20,000.
+    assert recall[8] >= 0.3 and recall[16] >= 0.6 and recall[16] > recall[8]
+    assert size[8] < size[16] < exact.size_bytes / 3  # ids, direct map and centroids besides the codes
+    assert ItemIndex(kind="ivfpq").build(clustered).index_.code_size == 8  # default: dim / 4
+    ids, _ = ItemIndex(kind="ivfpq").build(clustered).similar_items(3, 10)
+    assert len(ids) == 10 and 3 not in ids
+
+
+def test_inner_product_metric_ranks_by_raw_dot_product():
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32) * rng.uniform(0.1, 3, size=(300, 1)).astype(np.float32)
+    query = rng.normal(size=8).astype(np.float32)
+    ids, scores = ItemIndex(kind="exact", metric="ip").build(vectors).search(query, 5)
+    assert ids.tolist() == np.argsort(-(vectors @ query), kind="stable")[:5].tolist()
+    assert np.allclose(scores, np.sort(vectors @ query)[::-1][:5], atol=1e-5)
+    cosine_ids, _ = ItemIndex(kind="exact").build(vectors).search(query, 5)
+    assert cosine_ids.tolist() != ids.tolist()  # lengths matter for inner product, not for cosine
+
+
+def test_ivfpq_bad_settings(clustered):
+    with pytest.raises(ParameterError, match="must divide"):
+        ItemIndex(kind="ivfpq", pq_m=5).build(clustered)
+    with pytest.raises(ParameterError, match="at least 256 items"):
+        ItemIndex(kind="ivfpq").build(clustered[:100])
+    with pytest.raises(ParameterError, match="unknown metric"):
+        ItemIndex(metric="l2").build(clustered)
+
+
 def test_auto_switches_to_hnsw_above_the_limit(clustered):
     assert ItemIndex(exact_limit=1000).build(clustered).kind_ == "hnsw"
 
 
-@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf"])
+@pytest.mark.parametrize("kind", ["exact", "hnsw", "ivf", "ivfpq"])
 def test_save_load_same_neighbours(clustered, kind, tmp_path):
     index = ItemIndex(kind=kind).build(clustered)
     index.save(tmp_path / kind)
