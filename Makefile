@@ -41,7 +41,8 @@ screenshots: build browser
 	RECLENS_BROWSER_DATA=$(CURDIR)/data RECLENS_SCREENSHOTS=$(CURDIR)/assets/screenshots \
 		$(PY) -m pytest tests/test_browser.py -q
 
-bench: install
+# Every benchmark (an hour or more on 2 cores; run it alone), then the README's tables from the results.
+bench: install browser
 	$(PY) bench/run_all.py
 
 clean-artifacts:

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from common import print_table, write_results
+from common import print_table, timed, write_results
 
 from recsys.data import load_dataset
 from recsys.explain import attention_frame, feature_shap, shap_history, warm_up
@@ -23,15 +23,6 @@ from recsys.split import leave_one_out
 
 QUICK = {"bpr": {"epochs": 3}, "ratingmf": {"epochs": 3}, "features": {"epochs": 3},
          "gpt": {"epochs": 1}, "bert": {"epochs": 1}}
-
-
-def timed(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def main() -> None:

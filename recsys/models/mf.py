@@ -18,7 +18,7 @@ from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
-from recsys.distributed import data_parallel, loss_weight, shard, world_size
+from recsys.distributed import agree, data_parallel, loss_weight, shard, world_size
 from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
                                        validation_ndcg, weighted_sample)
 from recsys.progress import Progress
@@ -146,8 +146,8 @@ class BPR(_FactorModel):
             if valid is not None and (epoch + 1) % self.eval_every == 0:
                 self._set_factors(net)
                 record["valid_ndcg@10"] = validation_ndcg(self, valid, train)
-                stop = stopper.update(record["valid_ndcg@10"], epoch + 1,
-                                      (self.user_factors_, self.item_factors_, self.item_bias_))
+                stop = agree(stopper.update(record["valid_ndcg@10"], epoch + 1,
+                                            (self.user_factors_, self.item_factors_, self.item_bias_)))
             self.history_.append(record)
             if progress:
                 progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, loss {record['loss']:.4f}")

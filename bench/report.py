@@ -1,0 +1,246 @@
+"""The README's number tables, generated from bench/results/*.json.
+
+    .venv/bin/python bench/report.py           # rewrite the tables in README.md
+    .venv/bin/python bench/report.py --check   # exit 1 if README.md differs from the results
+
+Every table sits between ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->`` in README.md and is replaced
+whole; the text around it is left alone. Each table ends with the line saying where its numbers come from:
+the results file, the command that wrote it, the machine and the date. A results file that is missing
+leaves its table as it is. `make bench` runs every benchmark and then this script.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+README = ROOT / "README.md"
+
+# Rows of models.py that are a registered model with other parameters.
+LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybridcf": "Hybrid CF",
+          "markov": "Markov chain", "ease": "EASE", "bpr": "MF-BPR",
+          "bpr-plain": "MF-BPR without recency sampling", "content": "Content (MiniLM text only)",
+          "gpt": "GPT", "gpt-no-content": "GPT, random item embeddings", "gpt-no-decay": "GPT, constant LR",
+          "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
+          "features": "feature model", "ratingmf": "rating MF"}
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def num(v, digits: int = 4) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) >= 100):
+        return f"{int(v):,}"
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+def seconds(v) -> str:
+    if v is None:
+        return ""
+    if v < 0.001:
+        return "< 1 ms"
+    if v < 1:
+        return f"{v * 1000:.0f} ms" if v >= 0.01 else f"{v * 1000:.1f} ms"
+    return f"{v:.1f} s" if v < 100 else f"{v:,.0f} s"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return (["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+            + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def source(data: dict, name: str) -> str:
+    m = data.get("machine", {})
+    return (f"<sub>`bench/results/{name}.json` · `{data.get('command', '')}` · {m.get('cpus')} CPU cores, "
+            f"Python {m.get('python')}, torch {m.get('torch')} · {m.get('date')}</sub>")
+
+
+# -- one function per table: returns the lines, or None when its results are missing -----------------------
+def quality() -> list[str] | None:
+    files = [n for n in ("models", "gpt", "bert") if load(n)]
+    if not files:
+        return None
+    seen, rows, notes = set(), [], []
+    for name in files:
+        data = load(name)
+        for r in data["ranking"]:
+            if r["model"] in seen:
+                continue
+            seen.add(r["model"])
+            spread = f" ± {r['ndcg@10_std']:.3f}" if r["runs"] > 1 else ""
+            fit = num(r["fit_s"], 1) + (f" ({r['epochs']:.0f} epochs)" if r.get("epochs") else "")
+            rows.append([LABELS.get(r["model"], r["model"]), f"{r['ndcg@10']:.4f}{spread}",
+                         f"{r['hr@10']:.4f}", f"{r['mrr@10']:.4f}", f"{r['coverage@10']:.3f}", fit,
+                         num(r.get("rec_ms_p50"), 1), str(r["runs"])])
+        notes.append(source(data, name))
+    return table(["model", "NDCG@10", "HR@10", "MRR@10", "coverage@10", "fit seconds", "recommend ms",
+                  "seeds"], rows) + [""] + [n + "<br>" for n in notes[:-1]] + notes[-1:]
+
+
+def rating() -> list[str] | None:
+    data = load("models")
+    if not data or not data.get("rating"):
+        return None
+    rows = [[LABELS.get(r["model"], r["model"]), f"{r['rmse']:.4f}", f"{r['mae']:.4f}", f"{r['mse']:.4f}",
+             num(r["fit_s"], 1), str(r["runs"])] for r in data["rating"]]
+    return table(["model", "RMSE", "MAE", "MSE", "fit seconds", "seeds"], rows) + ["", source(data, "models")]
+
+
+def explain() -> list[str] | None:
+    data = load("explain")
+    if not data:
+        return None
+    rows = []
+    for r in sorted(data["results"], key=lambda r: -r["history_s"]):
+        method = "exact contributions" if r["method"] == "exact" else "shap permutation"
+        extra = seconds(r.get("attention_s")) if "attention_s" in r else ""
+        if "feature_shap_s" in r:
+            extra = f"feature SHAP {seconds(r['feature_shap_s'])}"
+        rows.append([LABELS.get(r["model"], r["model"]), seconds(r["history_s"]), method, extra])
+    return table(["model", "history SHAP (200 items)", "method", "attention / other"], rows) + [
+        "", f"shap's one-off numba compilation: {seconds(data['warm_up_s'])} per process.", "",
+        source(data, "explain")]
+
+
+def app() -> list[str] | None:
+    data, conc = load("app"), load("concurrency")
+    if not data:
+        return None
+    rows = [[r["measure"], num(r["p50"], 2), num(r.get("p95"), 2), num(r["max"], 2), str(r["n"]),
+             num(r.get("target"), 1)] for r in data["rows"]]
+    out = table(["measure", "p50", "p95", "max", "n", "target"], rows) + ["", source(data, "app")]
+    if conc:
+        rows = [[str(r["sessions"]), r["page"], "yes" if r["all_rendered"] else "**no**",
+                 num(r["p50_s"], 1), num(r["p95_s"], 1), f"{r['rss_before_mib']:.0f} → {r['rss_after_mib']:.0f}",
+                 num(r["rss_per_session_mib"], 1)] for r in conc["rows"]]
+        out += [""] + table(["sessions at once", "page", "all rendered", "p50 s", "p95 s", "server MiB",
+                             "MiB per session"], rows) + ["", source(conc, "concurrency")]
+    return out
+
+
+def index() -> list[str] | None:
+    data = load("index")
+    if not data:
+        return None
+    rows = [[r["index"], f"{r['n']:,}", seconds(r["build_s"]), f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+             num(r["batch_qps"], 0), f"{r['recall@10']:.3f}",
+             f"{r['size_mib']:.0f}" if "size_mib" in r else ""] for r in data["results"]]
+    return table(["index", "vectors", "build", "p50 ms", "p99 ms", "batch queries/s", "recall@10", "MiB"],
+                 rows) + ["", source(data, "index")]
+
+
+def load_speed() -> list[str] | None:
+    data = load("load")
+    if not data:
+        return None
+    rows = [[f"{r['rows']:,}", f"{r['file_mib']:,.0f}", seconds(r["load_seconds"]), f"{r['peak_rss_mib']:,.0f}",
+             f"{r['users']:,}", f"{r['items']:,}"] for r in data["results"]]
+    return table(["rows", "file MiB", "load", "peak MiB", "users", "items"], rows) + ["", source(data, "load")]
+
+
+def scale() -> list[str] | None:
+    data = load("scale")
+    if not data:
+        return None
+    sizes = sorted({r["interactions"] for r in data["rows"]})
+    stages = list(dict.fromkeys(r["stage"] for r in data["rows"]))
+    by = {(r["interactions"], r["stage"]): r for r in data["rows"]}
+    header = ["stage"] + [_count(n) for n in sizes]
+    rows = [[s] + [seconds(by[(n, s)]["seconds"]) if (n, s) in by else "" for n in sizes] for s in stages]
+    peak = ["**peak memory**"] + [f"{max(r['peak_mib'] for r in data['rows'] if r['interactions'] == n):,.0f} MiB"
+                                  for n in sizes]
+    shape = ["users × items"] + [_shape(data, n) for n in sizes]
+    models = [s.split(" ", 1)[1] for s in stages if s.startswith("evaluate ")]
+    quality_rows = [[f"NDCG@10 {m}"] + [f"{by[(n, f'evaluate {m}')]['ndcg10']:.4f}"
+                                        if (n, f"evaluate {m}") in by else "" for n in sizes] for m in models]
+    seq = [m for m in models if (sizes[-1], f"fit {m}") in by and "targets_per_s" in by[(sizes[-1], f"fit {m}")]]
+    speed_rows = [[f"{m} targets / s"] + [num(by[(n, f'fit {m}')].get("targets_per_s"), 0)
+                                          if (n, f"fit {m}") in by else "" for n in sizes] for m in seq]
+    return table(header, [shape] + rows + [peak] + speed_rows + quality_rows) + ["", source(data, "scale")]
+
+
+def _count(n: int) -> str:
+    return f"{n // 1_000_000}M" if n >= 1_000_000 else f"{n // 1000}k"
+
+
+def _shape(data: dict, n: int) -> str:
+    r = next((r for r in data["rows"] if r["interactions"] == n and "users" in r), None)
+    return f"{r['users']:,} × {r['items']:,}" if r else ""
+
+
+def compress() -> list[str] | None:
+    data = load("compress")
+    if not data:
+        return None
+    rows = [[LABELS.get(r["model"], r["model"]), r["variant"], f"{r['state_kib']:,.0f}", f"{r['batch256_ms']:.1f}",
+             f"{r['one_user_ms']:.2f}", f"{r['ndcg10']:.4f}", f"{r['delta_ndcg10']:+.4f}"] for r in data["models"]]
+    out = table(["model", "variant", "state KiB", "score 256 users (ms)", "score 1 user (ms)", "NDCG@10",
+                 "change"], rows)
+    rows = [[LABELS.get(r["model"], r["model"]), r["index"], f"{r['index_kib']:,.0f}", f"{r['query_ms']:.3f}",
+             f"{r['ndcg10']:.4f}", f"{r['overlap@10']:.3f}"] for r in data["retrieval"]]
+    return out + [""] + table(["model", "retrieval index", "index KiB", "ms / query", "NDCG@10",
+                               "overlap@10 with exact"], rows) + ["", source(data, "compress")]
+
+
+def distributed() -> list[str] | None:
+    data = load("distributed")
+    if not data:
+        return None
+    rows = [[LABELS.get(r["model"], r["model"]), str(r["processes"]), seconds(r["fit_s"]), str(r["epochs"]),
+             str(r.get("best_epoch", "")), f"{r['ndcg10']:.4f}",
+             f"{r['max_abs_diff']:.1e} (largest entry {r['max_abs_vector']:.2f})"
+             if r.get("max_abs_diff") is not None else ""] for r in data["rows"]]
+    return table(["model", "processes", "fit", "epochs", "epoch kept", "NDCG@10",
+                  "max abs. difference of the item vectors vs 1 process"], rows) + ["", source(data, "distributed")]
+
+
+TABLES = {"quality": quality, "rating": rating, "explain": explain, "app": app, "index": index,
+          "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed}
+BLOCK = re.compile(r"(<!-- bench:(\w+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
+
+
+def render(text: str) -> str:
+    def replace(m: re.Match) -> str:
+        make = TABLES.get(m.group(2))
+        lines = make() if make else None
+        return m.group(0) if lines is None else m.group(1) + "\n".join(lines) + "\n" + m.group(4)
+
+    return BLOCK.sub(replace, text)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--check", action="store_true", help="only say whether README.md is up to date")
+    args = p.parse_args()
+    text = README.read_text()
+    new = render(text)
+    names = [m.group(2) for m in BLOCK.finditer(text)]
+    if args.check:
+        if new != text:
+            print("README.md tables differ from bench/results: run .venv/bin/python bench/report.py")
+            return 1
+        print(f"README.md tables up to date ({', '.join(names)})")
+        return 0
+    if new != text:
+        from recsys.io import atomic_write_bytes  # noqa: E402  (only when writing)
+
+        atomic_write_bytes(README, new.encode())
+    print(f"README.md: {len(names)} tables from bench/results ({', '.join(names)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

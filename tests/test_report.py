@@ -1,0 +1,34 @@
+"""The README's number tables are generated from bench/results: they must match, and none may be empty."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def report_module():
+    spec = importlib.util.spec_from_file_location("bench_report", ROOT / "bench" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_tables_are_the_results():
+    report = report_module()
+    text = (ROOT / "README.md").read_text()
+    blocks = list(report.BLOCK.finditer(text))
+    assert {m.group(2) for m in blocks} == set(report.TABLES)  # every generator has its place
+    for m in blocks:
+        assert m.group(3).strip(), f"the README's {m.group(2)} table is empty: run bench/report.py"
+        assert "bench/results/" in m.group(3)  # says where its numbers come from
+    assert report.render(text) == text, "README tables differ from bench/results: run bench/report.py"
+
+
+def test_render_replaces_only_the_marked_blocks(monkeypatch):
+    report = report_module()
+    monkeypatch.setitem(report.TABLES, "quality", lambda: ["| a |", "| --- |", "| 1 |"])
+    text = "before\n<!-- bench:quality -->\nold\n<!-- /bench:quality -->\nafter\n<!-- bench:nothing -->\nx\n<!-- /bench:nothing -->\n"
+    out = report.render(text)
+    assert out == ("before\n<!-- bench:quality -->\n| a |\n| --- |\n| 1 |\n<!-- /bench:quality -->\nafter\n"
+                   "<!-- bench:nothing -->\nx\n<!-- /bench:nothing -->\n")
