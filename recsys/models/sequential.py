@@ -204,7 +204,9 @@ class SequentialRecommender(Recommender):
         schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
                     if self.lr_decay else None)
         counts = np.bincount(train.item, minlength=train.n_items).astype(np.float64)
-        self._negative_q = torch.as_tensor((counts + 1) ** 0.75 / ((counts + 1) ** 0.75).sum())
+        # The sampled softmax's proposal: kept on the module (not a parameter, not saved), so the loss
+        # functions reach it the same way in one process and under DDP.
+        module.negative_probs = torch.as_tensor((counts + 1) ** 0.75 / ((counts + 1) ** 0.75).sum())
         seqs = windows(train.sequences().rows(), *self._window_shape())
         lengths = np.array([len(s) for s in seqs])
         stopper = EarlyStopping(self.patience)
@@ -280,7 +282,7 @@ class SequentialRecommender(Recommender):
         # the ones a target must beat at ranking time — are the ones pushed down; every logit is corrected
         # by log(expected draws) so the loss still estimates the full softmax (Jean et al., 2015). Uniform
         # negatives (1% of a 100k catalogue) left GPT below popularity at 10M interactions.
-        q = self._negative_q
+        q = module.negative_probs
         negatives = torch.multinomial(q, self.negatives, replacement=True, generator=gen).to(device)
         log_draws = torch.log(q * self.negatives).to(device)
         negative_logits = module.item_logits(h, negatives) - log_draws[negatives]
