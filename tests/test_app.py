@@ -67,6 +67,29 @@ def test_scoreboard_labels_non_default_parameters():
     assert set(board.index) == {"pop", "pop (half_life_days=30.0)"}
 
 
+def test_scoreboard_shows_the_newest_of_two_artifacts_with_one_label():
+    """An artifact from before a model gained a hyper-parameter has the same label as the new default
+    build; the scoreboard (and the Evaluation page's styled table, which needs unique labels) shows the
+    newest."""
+    import json
+    import shutil
+
+    from recsys.artifacts import ArtifactStore
+
+    build_all(load_dataset(), models=["pop"])
+    new = next(m for m in ArtifactStore().list() if m["model"] == "pop")
+    old = Path(new["path"]).with_name("pop-000000000000")
+    shutil.copytree(new["path"], old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest.update(created="2020-01-01T00:00:00+0000", metrics={**manifest["metrics"], "ndcg@10": 0.5})
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    at = app().run()
+    board = at.dataframe[0].value
+    assert list(board.index) == ["pop"] and board.loc["pop", "ndcg@10"] < 0.05
+    at.switch_page("views/evaluation.py").run()
+    assert not at.exception
+
+
 def test_upload_validates_and_keeps_only_good_files(isolated_data):
     import pytest
 

@@ -229,10 +229,11 @@ def built_models(dataset: str, protocol: str = "loo") -> list[str]:
 
 def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
     """Stored test metrics of every built model for the dataset's split, one row per model; a model
-    built with non-default hyper-parameters is labelled with them."""
+    built with non-default hyper-parameters is labelled with them. When two artifacts get the same label
+    (one built before the model gained a hyper-parameter, say), the newest is shown."""
     split = get_split(dataset, protocol)
     rows = []
-    for m in ArtifactStore().list(split.train.fingerprint()):
+    for m in ArtifactStore().list(split.train.fingerprint()):  # newest first
         if m.get("model") not in model_names():
             continue  # a model this version no longer has
         changed = m.get("changed_params")
@@ -240,6 +241,8 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
             defaults = get_model(m["model"]).get_params()
             changed = {k: v for k, v in m.get("params", {}).items() if defaults.get(k) != v}
         label = m["model"] + (f" ({', '.join(f'{k}={v}' for k, v in changed.items())})" if changed else "")
+        if any(r["model"] == label for r in rows):
+            continue
         rows.append({"model": label, **m.get("metrics", {}), "fit seconds": m.get("fit_seconds"),
                      "built": m.get("created")})
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
