@@ -41,9 +41,10 @@ screenshots: build browser
 	RECLENS_BROWSER_DATA=$(CURDIR)/data RECLENS_SCREENSHOTS=$(CURDIR)/assets/screenshots \
 		$(PY) -m pytest tests/test_browser.py -q
 
-# Every benchmark (an hour or more on 2 cores; run it alone), then the README's tables from the results.
+# Every benchmark (hours on 2 cores; run it alone), then the README's tables from the results.
+# A subset: make bench ONLY="compress distributed"
 bench: install browser
-	$(PY) bench/run_all.py
+	$(PY) bench/run_all.py $(if $(ONLY),--only $(ONLY))
 
 clean-artifacts:
 	rm -rf data/artifacts

@@ -1,7 +1,11 @@
 """Run every benchmark in bench/ (each prints its table and writes bench/results/<name>.json), then
-regenerate the README tables from the results (bench/report.py)."""
+regenerate the README tables from the results (bench/report.py).
+
+    .venv/bin/python bench/run_all.py [--only compress distributed ...]
+"""
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +14,17 @@ HERE = Path(__file__).resolve().parent
 SKIP = {"common.py", "run_all.py", "report.py"}
 
 if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks (file names without .py)")
+    args = p.parse_args()
+    scripts = [s for s in sorted(HERE.glob("*.py")) if s.name not in SKIP]
+    if args.only:
+        unknown = set(args.only) - {s.stem for s in scripts}
+        if unknown:
+            sys.exit(f"no such benchmark: {', '.join(sorted(unknown))}")
+        scripts = [s for s in scripts if s.stem in args.only]
     failed = []
-    for script in sorted(HERE.glob("*.py")):
-        if script.name in SKIP:
-            continue
+    for script in scripts:
         print(f"\n== {script.name}", flush=True)
         if subprocess.run([sys.executable, str(script)], cwd=HERE).returncode != 0:
             failed.append(script.name)
