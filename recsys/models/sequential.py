@@ -9,8 +9,8 @@ Training walks whole sequences: each user's time-ordered history is cut into win
 ``max_len`` items (from the end, so the latest window is full) and windows of similar length are batched
 together, so a batch carries little padding. Past ``sampled_softmax_above`` items the loss is a sampled
 softmax over shared negatives drawn by popularity (with the log-Q correction) instead of the full
-catalogue. Training stops early on validation
-NDCG@10 and keeps the best weights.
+catalogue. Training stops early on validation NDCG@10 and keeps the best weights. Under torchrun each
+process trains on its rows of every batch (``recsys.distributed``).
 """
 from __future__ import annotations
 
@@ -203,10 +203,10 @@ class SequentialRecommender(Recommender):
         # Cosine decay to zero over ``epochs`` when asked: the last epochs take small, steadier steps.
         schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
                     if self.lr_decay else None)
-        counts = np.bincount(train.item, minlength=train.n_items).astype(np.float64)
         # The sampled softmax's proposal: kept on the module (not a parameter, not saved), so the loss
         # functions reach it the same way in one process and under DDP.
-        module.negative_probs = torch.as_tensor((counts + 1) ** 0.75 / ((counts + 1) ** 0.75).sum())
+        weights = (np.bincount(train.item, minlength=train.n_items) + 1.0) ** 0.75
+        module.negative_probs = torch.as_tensor(weights / weights.sum())
         seqs = windows(train.sequences().rows(), *self._window_shape())
         lengths = np.array([len(s) for s in seqs])
         stopper = EarlyStopping(self.patience)
@@ -222,7 +222,8 @@ class SequentialRecommender(Recommender):
                 # the batch match a single-process run; each process then trains on its own rows.
                 arrays, counts = self._batch_arrays([seqs[i] for i in idx], rng)
                 rows = shard(np.arange(len(idx)))
-                n, weight = int(counts[rows].sum()), loss_weight(int(counts[rows].sum()), int(counts.sum()))
+                n = int(counts[rows].sum())
+                weight = loss_weight(n, int(counts.sum()))
                 loss = trainer(*(a[rows] for a in arrays), device=device, gen=gen, weight=weight)
                 opt.zero_grad()
                 loss.backward()
