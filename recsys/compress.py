@@ -81,7 +81,7 @@ def state_bytes(model: Recommender) -> int:
     """Bytes of the learned state: arrays as stored, transformer tensors (int8 weights counted as int8)."""
     model._check_fitted()
     total = 0
-    for key, value in model._fitted_state().items():
+    for value in model._fitted_state().values():
         if isinstance(value, np.ndarray):
             total += value.nbytes
         elif isinstance(value, nn.Module):
@@ -93,9 +93,10 @@ def _module_bytes(module: nn.Module) -> int:
     total = 0
     for sub in module.modules():
         if isinstance(sub, torch.ao.nn.quantized.dynamic.Linear):
+            # int8 weights, a float32 bias, and the weights' scale and zero point (8 bytes).
             weight, bias = sub._packed_params._weight_bias()
             total += weight.int_repr().numel() + (0 if bias is None else bias.numel() * 4) + 8
-            continue  # scale and zero point: 8 bytes
+            continue
         for t in list(sub.parameters(recurse=False)) + list(sub.buffers(recurse=False)):
             total += t.numel() * t.element_size()
     return total

@@ -54,11 +54,6 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def barrier() -> None:
-    if world_size() > 1:
-        dist.barrier()
-
-
 def agree(flag: bool) -> bool:
     """True in every process when it is True in any: stop decisions (time budget, early stopping) must be
     the same everywhere, or the processes would wait on each other forever."""

@@ -1,10 +1,10 @@
 """FAISS indexes over item vectors: nearest items by cosine, exact for small catalogues, approximate above.
 
 ``ItemIndex(kind="auto")`` searches exactly (inner product on unit vectors) up to ``exact_limit`` items and
-builds an HNSW graph above it; IVF and IVF-PQ (product-quantised codes of ``pq_m`` bytes per item instead of
-4 × dim) are available by name. ``metric="ip"`` searches raw inner products instead of cosine, which is
-what retrieving a dot-product model's top items needs (see ``recsys.compress.linear_parts``). Saves are FAISS's own binary format (no pickle)
-plus a JSON sidecar, each written atomically.
+builds an HNSW graph above it; IVF and IVF-PQ (product-quantised codes of ``pq_m`` bytes per item
+instead of 4 × dim) are available by name. ``metric="ip"`` searches raw inner products instead of cosine,
+which is what retrieving a dot-product model's top items needs (see ``recsys.compress.linear_parts``).
+Saves are FAISS's own binary format (no pickle) plus a JSON sidecar, each written atomically.
 """
 from __future__ import annotations
 

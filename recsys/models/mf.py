@@ -133,13 +133,13 @@ class BPR(_FactorModel):
             for lo in range(0, len(order), self.batch_size):
                 batch = torch.arange(lo, min(lo + self.batch_size, len(order)))
                 mine = shard(batch)  # this process's rows of the batch (all of them without torchrun)
-                idx = order[mine]
+                idx, weight = order[mine], loss_weight(len(mine), len(batch))
                 loss = trainer(users[idx].to(device), items[idx].to(device), neg[mine].to(device),
-                               weight=loss_weight(len(mine), len(batch)))
+                               weight=weight)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) / loss_weight(len(mine), len(batch)) * len(batch)
+                total += float(loss.detach()) / weight * len(batch)
             record = {"epoch": epoch + 1, "loss": total / len(order),
                       "seconds": time.perf_counter() - start}
             stop = False
