@@ -9,7 +9,6 @@ import os
 import time
 from dataclasses import dataclass
 
-from recsys import distributed
 from recsys.artifacts import ArtifactStore
 from recsys.data import Dataset, load_dataset
 from recsys.errors import ArtifactError
@@ -60,6 +59,8 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     start = time.perf_counter()
     model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.9))
     fit_seconds = time.perf_counter() - start
+    from recsys import distributed  # imports torch: not at module level, the app's first page avoids it
+
     if not distributed.is_main():
         # Under torchrun every process holds the same trained model; only rank 0 evaluates and saves.
         return BuiltModel(model, {"fit_seconds": round(fit_seconds, 3)}, loaded=False, rebuilt_because=reason)

@@ -172,3 +172,15 @@ def test_models_are_shared_across_sessions_not_copied():
     build_all(load_dataset(), models=["pop"])
     first, second = state.get_trained("ml-100k", "pop"), state.get_trained("ml-100k", "pop")
     assert first is not None and first is second  # st.cache_resource: one object for every session
+
+
+def test_the_app_starts_without_importing_torch():
+    """The first page must not pay for torch (seconds on 2 cores): model modules, recsys.distributed and
+    recsys.compress are imported when a model is trained or loaded, not when the app starts."""
+    import subprocess
+    import sys
+
+    code = "import sys, views.state, views.widgets; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
