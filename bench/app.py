@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
 
-from common import ROOT, free_port, print_table, write_results
+from common import ROOT, free_port, print_table, start_app, write_results
 
 
 def first_render() -> float:
@@ -30,9 +28,7 @@ def first_render() -> float:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         page = browser.new_page()
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                                 "--server.port", str(port), "--server.headless", "true"], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = start_app(port)
         try:
             while True:
                 try:

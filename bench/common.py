@@ -1,12 +1,15 @@
-"""Helpers every benchmark shares: machine facts, a table printer and the JSON writer."""
+"""Helpers every benchmark shares: machine facts, a table printer, the JSON writer, and starting the app
+in a server process (also used by tests/test_browser.py)."""
 from __future__ import annotations
 
 import os
 import platform
 import resource
 import socket
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +33,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_app(port: int, *, env: dict | None = None, stdout=subprocess.DEVNULL) -> subprocess.Popen:
+    """`streamlit run app.py` on ``port``, headless, in a server process."""
+    return subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+                             "--server.port", str(port), "--server.headless", "true"],
+                            cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT)
+
+
+def wait_for_app(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Return once the server answers its health check; RuntimeError (with the end of its output, when
+    captured) if it does not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    output = proc.stdout.read().decode(errors="replace")[-2000:] if proc.stdout else ""
+    raise RuntimeError(f"the Streamlit server did not start within {timeout:.0f} s: {output}")
 
 
 def timed(fn, repeats: int) -> float:

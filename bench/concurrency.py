@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import time
-import urllib.request
 
 import numpy as np
 
-from common import ROOT, free_port, print_table, write_results
+from common import free_port, print_table, start_app, wait_for_app, write_results
 
 
 def rss_mib(pid: int) -> float:
@@ -63,16 +60,9 @@ def main() -> None:
     p.add_argument("--page", default="users")
     args = p.parse_args()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                               "--server.port", str(port), "--server.headless", "true"], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = start_app(port)
     try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_app(port, server)
         users = [str(u) for u in range(1, args.sessions + 1)]
         asyncio.run(run(port, 0, args.page, users))  # a first session loads data and models
         before = rss_mib(server.pid)

@@ -7,24 +7,15 @@ models `make build` trained); otherwise to the test's temporary folder, with the
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import free_port, start_app, wait_for_app
+
 CHROMIUM = "/usr/bin/chromium"
 PAGES = ["overview", "users", "items", "playground", "embeddings", "explanations", "evaluation"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +26,12 @@ def server(request, text_cache):
     env = {**os.environ, "RECLENS_DATA": data, "RECLENS_CACHE": str(text_cache)}
     if os.environ.get("RECLENS_BROWSER_DATA"):
         env.pop("RECLENS_CACHE")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-                             "--server.port", str(port), "--server.headless", "true"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = start_app(port, env=env, stdout=subprocess.PIPE)
+    try:
+        wait_for_app(port, proc)
+    except RuntimeError as e:
+        pytest.fail(str(e))
     url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("the Streamlit server did not start: " + proc.stdout.read().decode()[-2000:])
     yield url
     proc.terminate()
     proc.wait(timeout=20)
