@@ -2,7 +2,6 @@
 
 Run with ``make run`` (or ``streamlit run app.py`` inside the venv).
 """
-import threading
 from pathlib import Path
 
 import streamlit as st
@@ -10,16 +9,6 @@ import streamlit as st
 from views import state, widgets
 
 ROOT = Path(__file__).parent
-
-
-@st.cache_resource
-def _warm_up_shap() -> threading.Thread:
-    """shap compiles its numba kernels on first use (~6 s); do it once per server, in the background."""
-    from recsys.explain import warm_up
-
-    thread = threading.Thread(target=warm_up, daemon=True)
-    thread.start()
-    return thread
 
 
 st.set_page_config(page_title="RecLens", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
@@ -42,4 +31,3 @@ pages = {
 state.sidebar()
 nav = st.navigation(pages)
 nav.run()
-_warm_up_shap()  # after the page has drawn, so the first render does not wait for it

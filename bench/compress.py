@@ -65,7 +65,7 @@ def main() -> None:
     batch_users = test.users[:256]
     rows, retrieval = [], []
     for name in args.models:
-        model = build_model(name, split).model
+        model = build_model(name, split, explanations=False).model
         base = None
         for label, variant in variants(model):
             ndcg = evaluate(variant, test, split.train, k=(10,)).metrics["ndcg@10"]

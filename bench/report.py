@@ -63,7 +63,8 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def source(data: dict, name: str) -> str:
     m = data.get("machine", {})
-    return (f"<sub>`bench/results/{name}.json` · `{data.get('command', '')}` · {m.get('cpus')} CPU cores, "
+    commands = " ` then ` ".join(data.get("commands") or [data.get("command", "")])  # runs merged with --merge
+    return (f"<sub>`bench/results/{name}.json` · `{commands}` · {m.get('cpus')} CPU cores, "
             f"Python {m.get('python')}, torch {m.get('torch')} · {m.get('date')}</sub>")
 
 
@@ -98,20 +99,46 @@ def rating() -> list[str] | None:
     return table(["model", "RMSE", "MAE", "MSE", "fit seconds", "seeds"], rows) + ["", source(data, "models")]
 
 
-def explain() -> list[str] | None:
-    data = load("explain")
+def _quality_rows(results: list[dict], with_method: bool) -> list[list[str]]:
+    rows = []
+    for r in results:
+        if r["method"] == "none":
+            rows.append([LABELS.get(r["model"], r["model"])] + (["none"] if with_method else [])
+                        + ["does not read the history"] + [""] * (len(QUALITY_HEADER) - 1))
+            continue
+        deletion = f"{num(r['deletion_auc'], 3)} / {num(r['random_deletion_auc'], 3)}"
+        if r.get("attention_deletion_auc") is not None:
+            deletion += f" / {num(r['attention_deletion_auc'], 3)}"
+        rows.append([LABELS.get(r["model"], r["model"])] + ([r["method"]] if with_method else [])
+                    + [num(r["stability"], 3), num(r["faithful_top3"], 3), deletion,
+                       num(r["insertion_auc"], 2), num(r["counterfactual_found"], 3),
+                       seconds(r["seconds_per_list"]), seconds(r.get("seconds_200")),
+                       f"{r['failing_total']:,} of {r['cases']:,}"])
+    return rows
+
+
+QUALITY_HEADER = ["stability", "faithful top-3", "deletion AUC (credit / random / attention)",
+                  "insertion AUC", "counterfactual found", "s per list", "s per list, 200-item history",
+                  "cases failing any"]
+
+
+def explain_quality() -> list[str] | None:
+    data = load("explain_quality")
     if not data:
         return None
-    rows = []
-    for r in sorted(data["results"], key=lambda r: -r["history_s"]):
-        method = "exact contributions" if r["method"] == "exact" else "shap permutation"
-        extra = seconds(r.get("attention_s")) if "attention_s" in r else ""
-        if "feature_shap_s" in r:
-            extra = f"feature SHAP {seconds(r['feature_shap_s'])}"
-        rows.append([LABELS.get(r["model"], r["model"]), seconds(r["history_s"]), method, extra])
-    return table(["model", "history SHAP (200 items)", "method", "attention / other"], rows) + [
-        "", f"shap's one-off numba compilation: {seconds(data['warm_up_s'])} per process.", "",
-        source(data, "explain")]
+    rows = _quality_rows([r for r in data["results"] if r.get("default", True)], with_method=True)
+    return table(["model", "method"] + QUALITY_HEADER, rows) + [
+        "", f"{data['users']} test users × their top {data['k']} = up to {data['users'] * data['k']:,} "
+        "cases per model.", "", source(data, "explain_quality")]
+
+
+def explain_methods() -> list[str] | None:
+    data = load("explain_methods")
+    if not data:
+        return None
+    rows = _quality_rows([r for r in data["results"] if r["method"] != "none"], with_method=True)
+    return table(["model", "method"] + QUALITY_HEADER, rows) + [
+        "", f"{data['users']} test users × their top {data['k']}.", "", source(data, "explain_methods")]
 
 
 def app() -> list[str] | None:
@@ -206,7 +233,8 @@ def distributed() -> list[str] | None:
                   "max abs. difference of the item vectors vs 1 process"], rows) + ["", source(data, "distributed")]
 
 
-TABLES = {"quality": quality, "rating": rating, "explain": explain, "app": app, "index": index,
+TABLES = {"quality": quality, "rating": rating, "explain_quality": explain_quality,
+          "explain_methods": explain_methods, "app": app, "index": index,
           "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed}
 BLOCK = re.compile(r"(<!-- bench:(\w+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
 

@@ -27,6 +27,7 @@ from recsys.models.registry import model_class
 
 MANIFEST = "manifest.json"
 EVALUATION = "evaluation.npz"  # per-user metrics and top lists of the test evaluation
+EXPLANATIONS = "explanations.npz"  # explanations of the test users' lists (recsys.explain.store)
 
 
 def data_root() -> Path:
@@ -110,10 +111,12 @@ class ArtifactStore:
         return self.root / key.relpath
 
     def save(self, model, train: Dataset, *, metrics: dict | None = None, extra: dict | None = None,
-             evaluation: dict[str, np.ndarray] | None = None) -> Path:
+             evaluation: dict[str, np.ndarray] | None = None,
+             explanations: dict[str, np.ndarray] | None = None) -> Path:
         """Store a fitted model atomically; an existing artifact with the same key is replaced.
 
-        ``evaluation`` (per-user metric vectors and top lists) is stored beside it, checksummed too.
+        ``evaluation`` (per-user metric vectors and top lists) and ``explanations`` (the test users'
+        lists explained) are stored beside it, checksummed too.
         """
         key = self.key(model.name, model.get_params(), train)
         final = self.path(key)
@@ -124,6 +127,8 @@ class ArtifactStore:
             model.save(tmp)
             if evaluation is not None:
                 atomic_save_npz(tmp / EVALUATION, evaluation)
+            if explanations is not None:
+                atomic_save_npz(tmp / EXPLANATIONS, explanations)
             files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
             manifest = {
                 "library_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -181,6 +186,23 @@ class ArtifactStore:
         self.manifest(key)
         path = self.path(key) / EVALUATION
         return load_npz(path) if path.is_file() else None
+
+    def explanations(self, key: ArtifactKey) -> dict[str, np.ndarray] | None:
+        """The verified stored explanations of a model's test users, or None if stored without."""
+        if EXPLANATIONS not in self.manifest(key)["files"]:
+            return None
+        return load_npz(self.path(key) / EXPLANATIONS)
+
+    def attach(self, key: ArtifactKey, name: str, arrays: dict[str, np.ndarray]) -> None:
+        """Add an .npz file to a verified artifact (explanations for one built before they existed).
+        The file is written first and the manifest then lists it, each atomically: a process killed in
+        between leaves an unlisted file, which nothing reads."""
+        manifest = self.manifest(key)
+        path = self.path(key) / name
+        atomic_save_npz(path, arrays)
+        manifest["files"] = {**manifest["files"], name: _sha256(path)}
+        manifest.pop("path", None)
+        atomic_write_json(self.path(key) / MANIFEST, manifest)
 
     def update_metrics(self, key: ArtifactKey, metrics: dict) -> None:
         manifest = self.manifest(key)

@@ -9,10 +9,11 @@ import os
 import time
 from dataclasses import dataclass
 
-from recsys.artifacts import ArtifactStore
+from recsys.artifacts import EXPLANATIONS, ArtifactStore
 from recsys.data import Dataset, load_dataset
 from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
+from recsys.explain.store import precompute
 from recsys.models import Recommender, get_model, model_class
 from recsys.progress import Progress, scaled
 from recsys.projection import cached_projection, cached_user_vectors
@@ -45,7 +46,10 @@ class BuiltModel:
 
 def build_model(name: str, split: Split, *, params: dict | None = None,
                 store: ArtifactStore | None = None, k=DEFAULT_K, force: bool = False,
-                progress: Progress | None = None) -> BuiltModel:
+                explanations: bool = True, progress: Progress | None = None) -> BuiltModel:
+    """The model from the store, or trained, evaluated and stored now. ``explanations``: explain every
+    test user's list and store that with the model (the Users page reads it); False skips that for a
+    loaded model that has none (benchmarks that only need the model)."""
     store = store or ArtifactStore()
     model = get_model(name, **(params or {}))
     key = store.key(name, model.get_params(), split.train)
@@ -53,11 +57,14 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     if not force:
         try:
             loaded = store.load(key)
+            if explanations and store.explanations(key) is None:
+                # Built before explanations were stored with models: add them, no retraining.
+                store.attach(key, EXPLANATIONS, precompute(loaded, split.test, progress=progress))
             return BuiltModel(loaded, store.manifest(key), loaded=True)
         except ArtifactError as e:
             reason = str(e)
     start = time.perf_counter()
-    model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.9))
+    model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.8))
     fit_seconds = time.perf_counter() - start
     from recsys import distributed  # imports torch: not at module level, the app's first page avoids it
 
@@ -65,12 +72,17 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
         # Under torchrun every process holds the same trained model; only rank 0 evaluates and saves.
         return BuiltModel(model, {"fit_seconds": round(fit_seconds, 3)}, loaded=False, rebuilt_because=reason)
     result = evaluate(model, split.test, split.train, k=k, protocol=split.protocol,
-                      progress=scaled(progress, 0.9, 1.0))
+                      progress=scaled(progress, 0.8, 0.85))
     metrics = dict(result.metrics)
     if hasattr(model, "rating_errors") and split.train.has_ratings:
         metrics.update(model.rating_errors(split.test))  # the held-out items' ratings
-    store.save(model, split.train, metrics=metrics, evaluation=result.arrays(),
-               extra={"fit_seconds": round(fit_seconds, 3), "protocol": split.protocol})
+    # The Users page reads these instead of explaining on every user switch.
+    start = time.perf_counter()
+    explanations = precompute(model, split.test, progress=scaled(progress, 0.85, 0.98))
+    explain_seconds = time.perf_counter() - start
+    store.save(model, split.train, metrics=metrics, evaluation=result.arrays(), explanations=explanations,
+               extra={"fit_seconds": round(fit_seconds, 3), "explain_seconds": round(explain_seconds, 3),
+                      "protocol": split.protocol})
     if model.item_embeddings() is not None:
         # The Embeddings page only reads projections; UMAP runs here, once per model.
         if progress:

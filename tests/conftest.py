@@ -14,6 +14,9 @@ def text_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("text-cache")
 
 
+EXPLAINED_USERS = 40
+
+
 @pytest.fixture(autouse=True)
 def isolated_data(tmp_path, monkeypatch, text_cache):
     root = tmp_path / "data"
@@ -22,6 +25,8 @@ def isolated_data(tmp_path, monkeypatch, text_cache):
     monkeypatch.setenv("RECLENS_CACHE", str(text_cache))
     # The app and `recsys build` maintain this list; tests keep it to models that fit in a second.
     monkeypatch.setenv("RECLENS_MODELS", "pop,itemknn,markov")
+    # Builds explain the first 40 test users' lists; the pages explain the others live (both paths run).
+    monkeypatch.setenv("RECLENS_EXPLAIN_USERS", str(EXPLAINED_USERS))
     return root
 
 
@@ -76,6 +81,7 @@ def app_store(tmp_path_factory, text_cache):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RECLENS_DATA", str(root))
         mp.setenv("RECLENS_CACHE", str(text_cache))
+        mp.setenv("RECLENS_EXPLAIN_USERS", str(EXPLAINED_USERS))
         split = leave_one_out(load_dataset())
         for name, params in APP_MODELS.items():
             build_model(name, split, params=params)

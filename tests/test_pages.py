@@ -61,8 +61,11 @@ def test_changing_the_user_changes_the_lists():
     after = lists(at)
     assert at.metric[0].value == "405" and after != before
     frame = at.dataframe[0].value
-    assert "because" in frame.columns and frame["because"].str.startswith("Because you watched").any()
-    assert any("Because you watched" in m.value for m in at.markdown)
+    reasons = frame["because"].str.startswith(("Because you watched", "Besides the list's shared"))
+    assert reasons.all(), frame.loc[~reasons, ["model", "title", "because"]]
+    facts = frame["counterfactual"].str.startswith(("Without ", "No set of up to 10"))
+    assert facts.all(), frame.loc[~facts, ["model", "title", "counterfactual"]]
+    assert any("Because you watched" in m.value or "Besides the list" in m.value for m in at.markdown)
 
 
 def test_most_active_button_and_knobs():
@@ -104,10 +107,14 @@ def test_embeddings_page_draws_the_map_and_offers_missing_projections():
 
 def test_explanations_page_explains_attends_and_shows_feature_shap():
     at = page("explanations", models="gpt", user="1")
-    assert any(m.value.startswith("**Because you watched") or "No item in the history" in m.value
+    assert any(m.value.startswith("**Because you watched") or "No item in your history" in m.value
                for m in at.markdown)
+    assert at.selectbox(key="ex-method").value == "occlusion"   # GPT's default
     assert at.selectbox(key="ex-tf").value in ("gpt", "bert")
-    assert len(at.get("plotly_chart")) == 4  # bars, waterfall, attention, feature waterfall
+    assert len(at.get("plotly_chart")) == 3  # credit bars, attention, feature waterfall
+    at.selectbox(key="ex-method").set_value("shapley").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 4  # Shapley adds up: a waterfall too
+    assert any("standard error" in c.value for c in at.caption)
     at.selectbox(key="ex-layer").set_value(0).run()
     at.selectbox(key="ex-head").set_value(1).run()
     assert not at.exception
@@ -117,7 +124,19 @@ def test_explanations_page_explains_attends_and_shows_feature_shap():
 
 def test_explanations_of_exact_model():
     at = page("explanations", models="itemknn", user="1")
-    assert any("exact per-item contributions" in c.value for c in at.caption)
+    assert any("The score is a sum over history items" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("model,user", [("gpt", "1"), ("markov", "1"), ("gpt", "381"), ("bpr", "381")])
+def test_one_answer_on_every_page(model, user):
+    """The Users page and the Explanations page read the same explanation object (stored with the model
+    for user 1, computed live for user 381): the counterfactual of the model's first recommendation is
+    word for word the same on both."""
+    users = page("users", models=model, user=user)
+    table = next(df.value for df in users.dataframe if "counterfactual" in df.value.columns)
+    explained = page("explanations", models=model, user=user)
+    shown = [m.value for m in explained.markdown if m.value.startswith(("Without ", "No set of"))]
+    assert shown == [table["counterfactual"].iloc[0]], (shown, table["counterfactual"].iloc[0])
 
 
 def test_evaluation_page_compares_two_models():
@@ -189,8 +208,7 @@ def test_users_overlap_can_be_rank_biased():
 
 def test_what_if_editor_changes_the_lists_and_checks_explanations():
     at = page("users", models="itemknn,markov", user="1")
-    history_item = at.multiselect(key="whatif-remove").options[0]
-    assert history_item
+    assert at.multiselect(key="whatif-remove").options  # the history, most recent first
     recent = at.multiselect(key="whatif-remove")
     at.multiselect(key="whatif-remove").set_value([recent.options[0], recent.options[1]]).run()
     assert not at.exception
@@ -198,8 +216,13 @@ def test_what_if_editor_changes_the_lists_and_checks_explanations():
     assert len(moves) == 2 and any(m["change"].fillna(1).ne(0).any() for m in moves)
     at.button(key="whatif-check").click().run()
     check = at.dataframe[-1].value
-    assert not at.exception and list(check["model"]) == ["ItemKNN", "Markov chain"]
-    assert check.loc[check["model"] == "ItemKNN", "holds"].item()  # exact contributions
+    assert not at.exception and list(check["model"].unique()) == ["ItemKNN", "Markov chain"]
+    assert len(check) == 20  # one row per recommended item
+    # exact terms (ItemKNN) and occlusion (Markov) credit most the item whose removal costs most
+    unfaithful = check.loc[~check["faithful (top 3)"].astype(bool), ["model", "recommendation"]]
+    assert unfaithful.empty, unfaithful
+    found = check["re-scored rank"].notna()
+    assert check.loc[found, "counterfactual holds"].astype(bool).all(), check.loc[found]
 
 
 def test_items_filters_and_index_check():

@@ -72,8 +72,7 @@ frame = item_projection_frame(ds, coords)
 frame["role"] = "other items"
 if user is not None:
     ctx = state.user_context(name, user)
-    recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10,
-                                        explain=False)
+    recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10)
     frame.loc[ctx.history, "role"] = "history"
     frame.loc[recs["item"].to_numpy(), "role"] = "recommended"
     frame.loc[ctx.target, "role"] = "held out"

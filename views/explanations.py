@@ -8,7 +8,9 @@ import streamlit as st
 
 from views import state, widgets
 from recsys.errors import RecsysError
-from recsys.explain import attention_frame, attention_matrix, because_you_watched, feature_shap, shap_history
+from recsys.explain import (attention_frame, attention_matrix, available_methods, because_you_watched,
+                            counterfactual_sentence, feature_shap, natural_title)
+from recsys.explain.methods import LABELS, NOTES
 
 name = state.current_dataset()
 st.title("Explanations")
@@ -37,49 +39,55 @@ def waterfall(base: float, labels: list[str], values: np.ndarray, total: float, 
     return fig
 
 
-# -- history SHAP -----------------------------------------------------------------------------------------
+# -- why this item ----------------------------------------------------------------------------------------
 st.subheader(f"Why this item, for user {ctx.raw_id}?")
 chosen = [m for m in state.current_models() if m in built] or built
 a, b, c = st.columns([1, 2, 1])
 model_name = a.selectbox("Model", built, index=built.index(chosen[0]), format_func=state.model_label,
                          key="ex-model")
-recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10,
-                                    explain=False)
+recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10)
 item = b.selectbox("Recommendation", recs["item"].to_numpy(), key="ex-item",
-                   format_func=lambda i: f"#{int(np.flatnonzero(recs['item'] == i)[0]) + 1} {titles.iloc[i]}")
-permutations = c.slider("SHAP permutations", 1, 10, 3, key="ex-perm",
-                        help="Budget: each permutation costs 2 × history length + 1 model calls")
-
-
-@st.cache_data(show_spinner="Computing SHAP values…", max_entries=128)
-def history_shap(dataset: str, model: str, version: str, user: int, item: int, permutations: int):
-    history = state.user_context(dataset, user).history
-    return shap_history(state.get_trained(dataset, model), history, item, permutations=permutations)
-
-
-explanation = history_shap(name, model_name, state.artifact_version(name, model_name), user, int(item),
-                           permutations)
-st.markdown(f"**{because_you_watched(explanation, titles)}.**")
-method = ("exact per-item contributions (the score is a sum over history items)"
-          if explanation.method == "exact" else
-          f"Shapley values from shap's permutation explainer ({permutations} permutation(s)) over which "
-          "history items are present")
-st.caption(f"{state.model_label(model_name)}: {method}. They add up to score − empty-history score "
-           f"({explanation.score:.3f} − {explanation.base_value:.3f}).")
-top = explanation.frame(titles).head(15)
-left, right = st.columns(2)
-bars = px.bar(top.iloc[::-1], x="contribution", y="title", orientation="h",
-              color=np.where(top["contribution"].iloc[::-1] > 0, "raises", "lowers"),
-              color_discrete_map={"raises": widgets.PRIMARY, "lowers": "#e4572e"},
-              hover_data={"position": True}, title="Largest contributions")
-bars.update_layout(height=520, showlegend=False, yaxis_title="")
-left.plotly_chart(bars)
-shown = explanation.frame(titles).head(10)
-rest = explanation.values.sum() - shown["contribution"].sum()
-labels = shown["title"].astype(str).str.slice(0, 40).tolist() + [f"{len(explanation.values) - len(shown)} "
-                                                                    "other items"]
-right.plotly_chart(waterfall(explanation.base_value, labels, np.append(shown["contribution"], rest),
-                             explanation.score, "Waterfall: from the empty history to the score"))
+                   format_func=lambda i: f"#{int(np.flatnonzero(recs['item'] == i)[0]) + 1} "
+                                         f"{natural_title(titles.iloc[i])}")
+model = state.get_trained(name, model_name)
+methods = available_methods(model)
+method = c.selectbox("Method", methods, key="ex-method", format_func=lambda m: LABELS.get(m, m),
+                     help="The first is this model's default, chosen by measurement (README, "
+                          "“Explanations”); the others are there to compare")
+history = tuple(ctx.history.tolist())
+# The default method reads the very object the Users page shows; another method is computed here.
+explanation = widgets.explanations(name, model_name, history, user, (int(item),),
+                                   None if method == methods[0] else method)[0]
+ratings = state.history_ratings(name, ctx)
+st.markdown(f"**{because_you_watched(explanation, titles.to_numpy(), ratings=ratings)}.**")
+st.markdown(counterfactual_sentence(explanation, titles.to_numpy()))
+settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items() if k != "reason")
+st.caption(f"{state.model_label(model_name)} · {LABELS.get(explanation.method, explanation.method)}"
+           f" · {explanation.uncertainty}{' · ' + settings if settings else ''}. "
+           + NOTES.get(explanation.method, ""))
+if explanation.method != "none":
+    table = explanation.frame(titles).head(15)
+    table["title"] = table["title"].map(natural_title)
+    left, right = st.columns(2)
+    bars = px.bar(table.iloc[::-1], x="contribution", y="title", orientation="h",
+                  error_x="error" if "error" in table else None,
+                  color=np.where(table["contribution"].iloc[::-1] > 0, "raises", "lowers"),
+                  color_discrete_map={"raises": widgets.PRIMARY, "lowers": "#e4572e"},
+                  hover_data={"position": True}, title="Most credited history items")
+    bars.update_layout(height=520, showlegend=False, yaxis_title="")
+    left.plotly_chart(bars)
+    if explanation.additive:
+        shown = explanation.frame(titles).head(10)
+        rest = explanation.values.sum() - shown["contribution"].sum()
+        labels = [natural_title(t)[:40] for t in shown["title"]] + [
+            f"{len(explanation.values) - len(shown)} other items"]
+        right.plotly_chart(waterfall(explanation.base_value, labels, np.append(shown["contribution"], rest),
+                                     explanation.base_value + float(explanation.values.sum()),
+                                     "Waterfall: from the empty history to the score"))
+    else:
+        right.markdown("**This case, checked**")
+        right.dataframe(pd.DataFrame(widgets.check_rows(name, model_name, history, user, (int(item),)))
+                        .drop(columns=["model", "recommendation"]).T.astype(str).rename(columns={0: ""}))
 
 # -- attention --------------------------------------------------------------------------------------------
 st.subheader("Attention")
@@ -114,7 +122,8 @@ else:
     f_model = state.get_trained(name, "features")
     f_item = st.selectbox("Item", recs["item"].to_numpy(), key="ex-fitem",
                           format_func=lambda i: str(titles.iloc[i]))
-    fx = feature_shap(f_model, user, int(f_item))
+    with st.spinner("Feature SHAP (the first one in a server compiles shap's kernels, about 9 s)…"):
+        fx = feature_shap(f_model, user, int(f_item))
     table = fx.frame()
     st.plotly_chart(waterfall(fx.base_value, [f"{f} = {v}" for f, v in zip(table["feature"], table["value"])],
                               table["shap"].to_numpy(), fx.prediction,

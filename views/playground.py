@@ -44,11 +44,13 @@ for column, model in zip(columns, models):
     with column:
         st.markdown(f"#### {state.model_label(model)}")
         try:
-            frames[model] = widgets.recommendation_frame(name, model, tuple(history), None, k, lam,
-                                                         penalty)
+            frame = widgets.recommendation_frame(name, model, tuple(history), None, k, lam, penalty)
+            note, frames[model] = widgets.explained_frame(name, model, frame, tuple(history), None)
         except RecsysError as e:
             state.show_error(e)
             continue
+        if note:
+            st.info(note, icon=":material/info:")
         widgets.show_list(frames[model])
 with st.expander("All lists as a table"):
     st.dataframe(widgets.lists_table(frames), hide_index=True, column_config={"item": None})

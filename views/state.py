@@ -196,6 +196,26 @@ def _load_evaluation(root: str, _key, path: str, mtime_ns: int) -> dict[str, np.
         return None
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _load_explanations(root: str, _key, path: str, mtime_ns: int):
+    from recsys.explain.store import StoredExplanations
+
+    try:
+        arrays = ArtifactStore(root).explanations(_key)
+    except ArtifactError:
+        return None
+    return None if arrays is None else StoredExplanations(arrays)
+
+
+def stored_explanations(dataset: str, model: str, protocol: str = "loo"):
+    """The explanations of the test users' lists stored with a built model (None if none)."""
+    key, mtime = _artifact(dataset, model, protocol)
+    if key is None:
+        return None
+    store = ArtifactStore()
+    return _load_explanations(str(store.root), key, str(store.path(key)), mtime)
+
+
 def get_evaluation(dataset: str, model: str, protocol: str = "loo") -> dict[str, np.ndarray] | None:
     """Per-user test metrics and top lists stored with a built model (None if not built)."""
     key, mtime = _artifact(dataset, model, protocol)
@@ -307,6 +327,15 @@ def user_context(dataset: str, user: int, protocol: str = "loo") -> UserContext:
         "title": ds.items["title"].to_numpy()[items], "genres": ds.items["genres"].to_numpy()[items],
         "rating": ds.rating[mask][order], "part": part})
     return UserContext(int(user), str(ds.user_ids[user]), history, target, timeline)
+
+
+def history_ratings(dataset: str, ctx: UserContext) -> dict[int, float] | None:
+    """The user's rating of each history item (None when the dataset has no ratings), so reasons can
+    show them."""
+    if not get_dataset(dataset).has_ratings:
+        return None
+    seen = ctx.timeline[ctx.timeline["part"] == "history"]
+    return {int(i): float(r) for i, r in zip(seen["item"], seen["rating"])}
 
 
 def held_out_users(dataset: str) -> np.ndarray:

@@ -42,12 +42,7 @@ if ds.users is not None and len(ds.users.columns):
     st.caption("Profile: " + " · ".join(f"{k} {v}" for k, v in profile.items()))
 
 timeline = ctx.timeline
-fig = px.scatter(timeline, x="time", y="rating" if ds.has_ratings else "part", color="part",
-                 hover_data={"title": True, "genres": True, "part": False},
-                 title=f"History timeline: {len(timeline):,} interactions, the last one held out")
-fig.update_traces(marker={"size": 9, "opacity": 0.75})
-fig.update_layout(height=300, legend_title_text="")
-st.plotly_chart(fig)
+st.plotly_chart(widgets.timeline_figure(timeline, "rating" if ds.has_ratings else "part"))
 
 models = state.current_models()
 if not models:
@@ -58,15 +53,19 @@ if not models:
 st.subheader("Recommendations")
 k, lam, penalty = widgets.rerank_knobs("users")
 widgets.protocol_badge(split, k)
-st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard); "
-           "“because you watched” comes from a history SHAP over the 20 most recent items "
-           "(older ones play as one group). MF is explained through its folded-in history.")
+st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard). "
+           "“Because you watched” names the history items whose removal lowers the item's score most "
+           "(the per-model method is on the Explanations page), with the user's rating; the line below "
+           "it is a counterfactual, checked by re-scoring. MF is explained through its folded-in history.")
 frames = {}
 columns = st.columns(len(models))
+ratings = state.history_ratings(name, ctx)
 for column, model in zip(columns, models):
     with st.spinner(f"{state.model_label(model)}: ranking and explaining…"):
         frame = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), user, k, lam,
                                              penalty, target=tuple(ctx.target.tolist()))
+        note, frame = widgets.explained_frame(name, model, frame, tuple(ctx.history.tolist()), user,
+                                              ratings)
     frames[model] = frame
     evaluation = state.get_evaluation(name, model)
     with column:
@@ -76,6 +75,8 @@ for column, model in zip(columns, models):
             if len(j):
                 st.caption(f"Test evaluation: held-out item ranked {int(evaluation['rank'][j[0]]):,} of "
                            f"{ds.n_items:,}, NDCG@10 {evaluation['ndcg@10'][j[0]]:.3f} for this user")
+        if note:
+            st.info(note, icon=":material/info:")
         widgets.show_list(frame)
 
 if len(frames) > 1:
@@ -111,9 +112,8 @@ if removed or moved or added:
     columns = st.columns(len(models))
     for column, model in zip(columns, models):
         before = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), None, k, lam,
-                                              penalty, explain=False)
-        after = widgets.recommendation_frame(name, model, tuple(edited), None, k, lam, penalty,
-                                             explain=False)
+                                              penalty)
+        after = widgets.recommendation_frame(name, model, tuple(edited), None, k, lam, penalty)
         moves = rank_changes(before["item"], after["item"])
         moves.insert(1, "title", titles[moves["item"]])
         with column:
@@ -123,12 +123,17 @@ if removed or moved or added:
                 "after": st.column_config.NumberColumn("after", format="%d"),
                 "change": st.column_config.NumberColumn("moved", format="%+d")})
 
-with st.expander("Check the explanations: does removing the most-credited item move the score most?"):
-    st.caption("For each model's top recommendation: remove every history item alone, rescore, and rank "
-               "the drop caused by the item the explanation credits most (1 = the largest drop).")
+with st.expander("Check the explanations, item by item"):
+    st.caption("For every item of each list: remove each history item alone and re-score; the most-credited "
+               "item's drop should be among the 3 largest. The counterfactual is re-scored again here. "
+               "Each row is one case: a mean would hide the ones that fail.")
     if st.button("Run the check", key="whatif-check"):
         rows = []
         for model in models:
-            rows.append(widgets.removal_row(name, model, tuple(ctx.history.tolist()),
-                                            int(frames[model]["item"].iloc[0])))
-        st.dataframe(pd.DataFrame(rows), hide_index=True)
+            rows += widgets.check_rows(name, model, tuple(ctx.history.tolist()), user,
+                                       tuple(frames[model]["item"].tolist()))
+        table = pd.DataFrame(rows)
+        judged, holds = table["faithful (top 3)"].dropna(), table["counterfactual holds"].dropna()
+        st.markdown(f"**Faithful in {int(judged.sum())} of {len(judged)} cases**; a counterfactual was found "
+                    f"for {len(holds)} of {len(table)} and holds when re-scored in {int(holds.sum())}.")
+        st.dataframe(table, hide_index=True)

@@ -1,7 +1,7 @@
 """Widgets and drawing helpers several pages share (not a page).
 
-Computation lives in recsys; these functions glue it to Streamlit: cached recommendation lists with their
-"because you watched" lines, the plotly theme, the re-rank knobs.
+Computation lives in recsys; these functions glue it to Streamlit: cached recommendation lists, the one
+explanation per (model, history, item) every page reads, the plotly theme, the re-rank knobs.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ import plotly.io as pio
 import streamlit as st
 
 from views import state
-from recsys.explain import because_you_watched, explain_items, removal_check
-from recsys.rerank import recommend_reranked
+from recsys.explain import (HistoryExplanation, counterfactual_sentence, explain_items, list_reasons,
+                            natural_title, removal_check)
+import recsys.rerank as _rr
 
 PRIMARY = "#5b4bdb"  # .streamlit/config.toml's primaryColor
 COLORWAY = [PRIMARY, "#e4572e", "#17bebb", "#ffc914", "#76b041", "#8c6bb1", "#f08a5d", "#2e86ab",
@@ -53,21 +54,20 @@ def _genre_vectors(dataset: str) -> np.ndarray:
 
 
 def recommendation_frame(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
-                         k: int, lam: float = 1.0, penalty: float = 0.0, explain: bool = True,
+                         k: int, lam: float = 1.0, penalty: float = 0.0,
                          target: tuple[int, ...] = ()) -> pd.DataFrame:
-    """A model's list for a history (and known user, which per-user models use), with a
-    "because you watched" line per item from a fast history SHAP (recent 20 items as players)."""
+    """A model's list for a history (and known user, which per-user models use)."""
     return _recommendation_frame(dataset, model_name, state.artifact_version(dataset, model_name),
-                                 history, user, k, lam, penalty, explain, target)
+                                 history, user, k, lam, penalty, target)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _recommendation_frame(dataset, model_name, version, history, user, k, lam, penalty, explain,
+def _recommendation_frame(dataset, model_name, version, history, user, k, lam, penalty,
                           target) -> pd.DataFrame:
     model = state.get_trained(dataset, model_name)
     ds = state.get_dataset(dataset)
     h = np.asarray(history, dtype=np.int64)
-    items, scores = recommend_reranked(
+    items, scores = _rr.recommend_reranked(
         model, h, k, users=None if user is None else [user], lam=lam, vectors=_genre_vectors(dataset),
         popularity=ds.item_popularity(), popularity_penalty=penalty)
     if user is not None:
@@ -80,11 +80,50 @@ def _recommendation_frame(dataset, model_name, version, history, user, k, lam, p
                           "score": scores})
     if target:
         frame.insert(1, "hit", np.isin(items, target))
-    if explain and len(h) and len(items):
-        explained = explain_items(model, h, items, max_players=20, permutations=1)
-        frame["because"] = [because_you_watched(e, titles) for e in explained]
     return frame
 
+
+def explanations(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
+                 items: tuple[int, ...], method: str | None = None) -> list[HistoryExplanation]:
+    """The explanation of each item for this history — the one object every page, check and download
+    reads: stored with the model for the test users' lists, otherwise computed once per (model,
+    history, items, method) and kept in memory."""
+    stored = state.stored_explanations(dataset, model_name) if method is None and user is not None \
+        else None
+    found = {}
+    if stored is not None:
+        h = np.asarray(history, np.int64)
+        for item in items:
+            e = stored.get(user, h, item)
+            if e is not None:
+                found[int(item)] = e
+    missing = tuple(int(i) for i in items if int(i) not in found)
+    if missing:
+        live = _live_explanations(dataset, model_name, state.artifact_version(dataset, model_name),
+                                  history, user, missing, method)
+        found.update({e.item: e for e in live})
+    return [found[int(i)] for i in items]
+
+
+@st.cache_data(show_spinner="Explaining…", max_entries=256)
+def _live_explanations(dataset, model_name, version, history, user, items, method):
+    model = state.get_trained(dataset, model_name)
+    return explain_items(model, np.asarray(history, np.int64), list(items), user=user, method=method)
+
+
+def explained_frame(dataset: str, model_name: str, frame: pd.DataFrame, history: tuple[int, ...],
+                    user: int | None, ratings: dict[int, float] | None = None
+                    ) -> tuple[str | None, pd.DataFrame]:
+    """A list with its reasons ("because you watched …", ratings shown) and counterfactuals, and a
+    note for the whole list when its items share their reasons."""
+    if frame.empty or not history:
+        return None, frame
+    explained = explanations(dataset, model_name, history, user, tuple(frame["item"].tolist()))
+    titles = state.get_dataset(dataset).items["title"].to_numpy()
+    note, reasons = list_reasons(explained, titles, ratings=ratings)
+    return note, frame.assign(because=reasons,
+                              counterfactual=[counterfactual_sentence(e, titles) for e in explained],
+                              explained_by=[e.method for e in explained])
 
 def _plain(text) -> str:
     """Data text (titles, genres) shown as-is in markdown that allows HTML: HTML is escaped to
@@ -97,12 +136,26 @@ def show_list(frame: pd.DataFrame) -> None:
     lines = []
     for row in frame.itertuples(index=False):
         mark = " 🎯 **held out**" if getattr(row, "hit", False) else ""
-        lines.append(f"{row.rank}. **{_plain(row.title)}**{mark}  \n"
+        lines.append(f"{row.rank}. **{_plain(natural_title(row.title))}**{mark}  \n"
                      f"<small>{_plain(row.genres)} · score {row.score:.3f}</small>")
-        because = getattr(row, "because", None)
-        if because:
-            lines[-1] += f"  \n<small>*{_plain(because)}*</small>"
+        for field, style in (("because", "*"), ("counterfactual", "")):
+            text = getattr(row, field, None)
+            if text:
+                lines[-1] += f"  \n<small>{style}{_plain(text)}{style}</small>"
     st.markdown("\n".join(lines) or "*no items*", unsafe_allow_html=True)
+
+
+def timeline_figure(timeline: pd.DataFrame, y: str) -> go.Figure:
+    """A user's interactions over time, one colour per split part (graph_objects: faster than express
+    on a page redrawn at every user switch)."""
+    fig = go.Figure()
+    for part, rows in timeline.groupby("part", sort=False):
+        fig.add_trace(go.Scatter(x=rows["time"], y=rows[y], mode="markers", name=str(part),
+                                 marker={"size": 9, "opacity": 0.75}, customdata=rows[["title", "genres"]],
+                                 hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>%{x}<extra></extra>"))
+    fig.update_layout(height=300, legend_title_text="", xaxis_title="time", yaxis_title=y,
+                      title=f"History timeline: {len(timeline):,} interactions, the last one held out")
+    return fig
 
 
 def lists_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -112,9 +165,10 @@ def lists_table(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def overlap_heatmap(matrix: pd.DataFrame, title: str) -> go.Figure:
-    fig = px.imshow(matrix, text_auto=".2f", zmin=0, zmax=1, color_continuous_scale="Purples",
-                    title=title, aspect="auto")
-    fig.update_layout(height=120 + 45 * len(matrix), coloraxis_showscale=False)
+    # graph_objects directly: plotly express costs ~50 ms more per figure, on every user switch
+    fig = go.Figure(go.Heatmap(z=matrix.to_numpy(), x=list(matrix.columns), y=list(matrix.index), zmin=0,
+                               zmax=1, colorscale="Purples", showscale=False, texttemplate="%{z:.2f}"))
+    fig.update_layout(title=title, height=120 + 45 * len(matrix), yaxis={"autorange": "reversed"})
     return fig
 
 
@@ -129,13 +183,36 @@ def protocol_badge(split, k: int | str = 10, candidates: str = "full ranking",
 
 
 @st.cache_data(show_spinner="Removing each history item and rescoring…", max_entries=128)
-def removal_row(dataset: str, model_name: str, history: tuple[int, ...], item: int) -> dict:
-    """One row of the Users page's explanation check (see recsys.explain.removal_check)."""
-    model = state.get_trained(dataset, model_name)
-    titles = state.get_dataset(dataset).items["title"]
-    explanation = explain_items(model, np.asarray(history), [item], permutations=1)[0]
-    check = removal_check(model, explanation)
-    return {"model": state.model_label(model_name), "recommendation": titles.iloc[item],
-            "most-credited item": titles.iloc[int(history[check.position])],
-            "score drop": round(check.drop, 4), "rank of that drop": f"{check.rank} of {len(history)}",
-            "holds": check.rank == 1}
+def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
+               items: tuple[int, ...]) -> list[dict]:
+    """The explanation check, one row per recommended item: the rank of the most-credited item's drop
+    among all single removals, and whether the counterfactual holds when re-scored now."""
+    from recsys.explain.counterfactual import excluded_mask, ranks_per_row
+    from recsys.explain.history import bind_user
+    from recsys.explain.quality import single_removal_drops
+
+    model = bind_user(state.get_trained(dataset, model_name), user)
+    titles = state.get_dataset(dataset).items["title"].to_numpy()
+    h = np.asarray(history, np.int64)
+    explained = explanations(dataset, model_name, history, user, items)
+    drops = single_removal_drops(model, h, list(items))
+    rows = []
+    for j, e in enumerate(explained):
+        row = {"model": state.model_label(model_name), "recommendation": natural_title(titles[e.item]),
+               "method": e.method, "uncertainty": e.uncertainty}
+        if e.method == "none":
+            rows.append({**row, "most-credited item": "—", "its removal drop ranks": "—",
+                         "faithful (top 3)": None, "counterfactual": counterfactual_sentence(e, titles),
+                         "re-scored rank": None, "counterfactual holds": None})
+            continue
+        check = removal_check(model, e, drops[:, j])
+        fact, rescored = e.counterfactual, None
+        if fact is not None and fact.found:
+            rescored = int(ranks_per_row(model, [np.delete(h, fact.removed)], np.array([e.item]),
+                                         excluded_mask(model.n_items_, h))[0][0])
+        rows.append({**row, "most-credited item": natural_title(titles[h[check.position]]),
+                     "its removal drop ranks": f"{check.rank} of {len(h)}",
+                     "faithful (top 3)": check.faithful_top3,
+                     "counterfactual": counterfactual_sentence(e, titles), "re-scored rank": rescored,
+                     "counterfactual holds": None if rescored is None else rescored > fact.cutoff})
+    return rows

@@ -1,21 +1,17 @@
-"""Explanations: attention frames, history SHAP (exact where a model allows), feature SHAP, and the
-"because you watched" line built from them."""
+"""Explanations: one explanation object per (model, history, item) with its method, settings,
+uncertainty and a verified counterfactual; quality measures per case; sentences; attention frames and
+feature SHAP."""
 from recsys.explain.attention import attention_frame, attention_matrix
+from recsys.explain.counterfactual import Counterfactual
 from recsys.explain.features import FeatureExplanation, feature_shap
-from recsys.explain.history import (HistoryExplanation, RemovalCheck, because_you_watched,
-                                   explain_items, removal_check, shap_history)
+from recsys.explain.history import HistoryExplanation, explain_items, shap_history
+from recsys.explain.methods import METHODS, available_methods, default_method
+from recsys.explain.quality import RemovalCheck, removal_check
+from recsys.explain.text import (because_you_watched, counterfactual_sentence, list_reasons,
+                                 natural_title)
 
-__all__ = ["attention_frame", "attention_matrix", "FeatureExplanation", "feature_shap",
-           "HistoryExplanation", "RemovalCheck", "because_you_watched", "explain_items", "removal_check",
-           "shap_history", "warm_up"]
+__all__ = ["attention_frame", "attention_matrix", "Counterfactual", "FeatureExplanation", "feature_shap",
+           "HistoryExplanation", "explain_items", "shap_history", "METHODS", "available_methods",
+           "default_method", "RemovalCheck", "removal_check", "because_you_watched",
+           "counterfactual_sentence", "list_reasons", "natural_title"]
 
-
-def warm_up() -> None:
-    """Compile shap's numba kernels (≈10 s, once per process) so the first real explanation is fast."""
-    import numpy as np
-    import shap
-
-    masker = shap.maskers.Independent(np.zeros((1, 2)), max_samples=1)
-    for model in (lambda m: m.sum(axis=1), lambda m: np.stack([m.sum(axis=1), m[:, 0]], axis=1)):
-        shap.explainers.Permutation(model, masker, seed=0)(np.ones((1, 2)), max_evals=5, silent=True)
-        shap.explainers.Exact(model, masker)(np.ones((1, 2)))

@@ -38,6 +38,12 @@ class Recommender(ABC):
     """Base class: ``fit``, ``score``, ``recommend``, embeddings, ``save`` / ``load``."""
 
     name: ClassVar[str] = ""
+    # Why the history plays no part in the score (None: it does). Explanations say this instead of
+    # crediting history items.
+    ignores_history: ClassVar[str | None] = None
+    # True when ``users=`` swaps the history for learned per-user parameters (MF); False when it only
+    # adjusts a history-based score (UserKNN leaves the user out of their own neighbours).
+    per_user_parameters: ClassVar[bool] = False
 
     # -- hyper-parameters (scikit-learn style) -----------------------------------------------------------
     @classmethod

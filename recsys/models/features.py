@@ -29,6 +29,8 @@ MAX_GENRES = 62  # genres are packed into one int64 bit set per item
 
 @register("features")
 class FeatureRating(RatingPredictor, Recommender):
+    ignores_history = ("it predicts a rating from the user's profile and the item's features only "
+                       "(feature SHAP explains it)")
     """MLP: (age, gender, occupation, genres, year, log popularity) → rating."""
 
 

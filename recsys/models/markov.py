@@ -63,3 +63,21 @@ class MarkovChain(Recommender):
         empty = np.array([len(h) == 0 for h in histories], dtype=bool)
         out[empty] = self.popularity_
         return out
+
+    def contributions(self, history, item: int) -> np.ndarray:
+        """Each history position's term in ``item``'s score (they add up to it): decay^steps back ·
+        P(item | that position's item) for the last ``window`` positions, 0 for older ones.
+
+        These are the score's terms, not removal effects: removing one item moves every older item a
+        step closer, so its weight grows (recsys.explain compares both on the deletion curve)."""
+        self._check_fitted()
+        history = self._check_histories([history])[0]
+        out = np.zeros(len(history), np.float32)
+        recent = history[::-1][: self.window]
+        if not len(recent):
+            return out
+        counts = np.asarray(self.transitions_[recent][:, [item]].todense()).ravel()
+        terms = (self.decay ** np.arange(len(recent)) * (counts + self.beta * self.popularity_[item])
+                 / (self.out_degree_[recent] + self.beta + 1e-12))
+        out[len(history) - len(recent):] = terms[::-1]
+        return out

@@ -44,6 +44,8 @@ def ridge_fold_in(item_factors: np.ndarray, histories: list[np.ndarray], l2: flo
 class _FactorModel(Recommender):
     """Shared by the MF models: validation, per-user or folded-in vectors, embeddings."""
 
+    per_user_parameters = True
+
     def _check_common(self) -> None:
         for name in ("dim", "epochs", "batch_size", "patience"):
             check_int(name, getattr(self, name))

@@ -16,6 +16,7 @@ from recsys.progress import Progress
 
 @register("pop")
 class Popularity(Recommender):
+    ignores_history = "it ranks items by popularity alone, the same for everyone"
 
     def __init__(self, *, half_life_days: float | None = None):
         self.half_life_days = half_life_days

@@ -22,6 +22,7 @@ from recsys.progress import Progress
 
 @register("proxy")
 class ProxyRecommender(Recommender):
+    ignores_history = "its lists come from another tool's file, which carries no reasons"
     """Scores from a recommendations file: ``path`` with columns user, item and rank or score."""
 
     def __init__(self, *, path: str = "", user_col: str = "user", item_col: str = "item"):

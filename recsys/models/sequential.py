@@ -104,8 +104,13 @@ class SeqTransformer(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def hidden(self, tokens, causal: bool, key_pad=None, need_weights: bool = False):
-        L = tokens.shape[1]
-        x = self.drop(self.tok(tokens) + self.pos(torch.arange(L, device=tokens.device))[None])
+        return self.encode(self.tok(tokens), causal, key_pad, need_weights)
+
+    def encode(self, token_vectors, causal: bool, key_pad=None, need_weights: bool = False):
+        """``hidden`` from the token embeddings (B, L, dim) rather than ids: integrated gradients scale
+        them."""
+        L = token_vectors.shape[1]
+        x = self.drop(token_vectors + self.pos(torch.arange(L, device=token_vectors.device))[None])
         weights = []
         for block in self.blocks:
             x, w = block(x, causal, key_pad, need_weights)
@@ -343,6 +348,36 @@ class SequentialRecommender(Recommender):
         self.module_.eval()
         _, weights = self.module_.hidden(tokens, self.causal, None, need_weights=True)
         return torch.stack([w[0] for w in weights]).cpu().numpy()
+
+    def integrated_gradients(self, history, items, steps: int = 32) -> np.ndarray:
+        """Integrated gradients (Sundararajan et al. 2017) of each item's score with respect to the
+        history's item embeddings: every history token's embedding is scaled from 0 to its value
+        (positions and BERT's [MASK] kept), and gradient × embedding is summed over the dimensions.
+        Returns (len(history), len(items)); positions the model does not read get 0."""
+        self._check_fitted()
+        history = self._check_histories([history])[0]
+        items = np.atleast_1d(np.asarray(items, np.int64))
+        out = np.zeros((len(history), len(items)))
+        if not len(history):
+            return out
+        module = self.module_
+        module.eval()
+        device = next(module.parameters()).device
+        tokens = torch.as_tensor(self._inputs(history), device=device)
+        is_item = (tokens <= self.n_items_)[None, :, None]
+        with torch.no_grad():
+            vectors = module.tok(tokens)                                       # (L, dim)
+        alphas = (torch.arange(steps, dtype=vectors.dtype, device=device) + 0.5) / steps
+        scaled = torch.where(is_item, alphas[:, None, None] * vectors[None], vectors[None])
+        scaled.requires_grad_(True)
+        h, _ = module.encode(scaled, self.causal)
+        logits = module.item_logits(h[:, -1], torch.as_tensor(items, device=device))  # (steps, items)
+        read = int(is_item.sum())
+        for j in range(len(items)):
+            grad, = torch.autograd.grad(logits[:, j].sum(), scaled, retain_graph=j < len(items) - 1)
+            credit = (grad.mean(dim=0) * vectors).sum(dim=-1)[:read]
+            out[len(history) - read:, j] = credit.detach().cpu().numpy()
+        return out
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()

@@ -1,0 +1,211 @@
+"""Counterfactual explanations: the smallest set of history items found whose removal takes a recommended
+item out of the top of the list, verified by re-scoring ("without A and B, Wag the Dog drops from #1 to
+#37"), as PRINCE (Ghazimatin et al. 2020) and ACCENT (Tran et al. 2021) do for recommenders.
+
+Ranks here are those of the list the user sees: every item of the *original* history stays excluded, so a
+removal changes what the model believes, not which items are allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.explain.methods import credit_order
+from recsys.models.base import Recommender
+
+
+@dataclass
+class Counterfactual:
+    removed: np.ndarray        # history positions whose removal pushes the item out, in the order found
+    found: bool                # False: no set of up to max_removals items found
+    rank_before: int           # the item's rank with the whole history
+    rank_after: int            # its rank without ``removed`` (re-scored), or after the best attempt
+    cutoff: int                # "out of the top cutoff"
+    max_removals: int
+    checked: int               # histories scored in the search
+
+
+def excluded_mask(n_items: int, history: np.ndarray, exclude=None) -> np.ndarray:
+    """Items that never rank: the original history (and ``exclude``)."""
+    mask = np.zeros(n_items, bool)
+    mask[history] = True
+    if exclude is not None:
+        mask[np.asarray(exclude, np.int64)] = True
+    return mask
+
+
+def ranks_per_row(model: Recommender, histories: list[np.ndarray], items: np.ndarray,
+                  excluded: np.ndarray, batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Rank and score of ``items[r]`` for ``histories[r]`` (one item per history): two 1-D arrays."""
+    items = np.asarray(items, np.int64)
+    ranks = np.empty(len(histories), np.int64)
+    scores = np.empty(len(histories), np.float64)
+    for lo in range(0, len(histories), batch):
+        s = model.score(histories[lo:lo + batch]).astype(np.float64)
+        rows = np.arange(len(s))
+        target = s[rows, items[lo:lo + batch]]
+        s[:, excluded] = -np.inf
+        ranks[lo:lo + batch] = 1 + (s > target[:, None]).sum(axis=1)
+        scores[lo:lo + batch] = target
+    return ranks, scores
+
+
+def removal_ranks(model: Recommender, history: np.ndarray, items: np.ndarray, orders: list[np.ndarray],
+                  steps: int, excluded: np.ndarray) -> np.ndarray:
+    """(items, steps + 1) ranks of each item after removing the first 0..steps positions of its order
+    (column 0 is the whole history): the deletion curve and the counterfactual's first search."""
+    steps = min(steps, len(history))
+    histories, which, counts = [], [], []
+    for j, order in enumerate(orders):
+        counts.append(min(steps, len(order)) + 1)          # a shorter order ends early
+        for k in range(counts[-1]):
+            histories.append(np.delete(history, order[:k]))
+            which.append(items[j])
+    ranks, _ = ranks_per_row(model, histories, np.asarray(which, np.int64), excluded)
+    out = np.empty((len(orders), steps + 1), np.int64)
+    for j, part in enumerate(np.split(ranks, np.cumsum(counts)[:-1])):
+        out[j, :len(part)] = part
+        out[j, len(part):] = part[-1]                       # nothing more to remove
+    return out
+
+
+def margins(scores: np.ndarray, items: np.ndarray, excluded: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """How far each row's item is above the ``limit``-th best other candidate: negative once it has
+    left the top ``limit``. ``scores``: (rows, n_items) model scores; one item and limit per row."""
+    s = scores.astype(np.float64, copy=True)
+    rows = np.arange(len(s))
+    own = s[rows, items].copy()
+    s[:, excluded] = -np.inf
+    s[rows, items] = -np.inf
+    out = np.empty(len(s))
+    for limit in np.unique(limits):
+        pick = limits == limit
+        kth = min(int(limit), s.shape[1]) - 1
+        out[pick] = own[pick] - -np.partition(-s[pick], kth, axis=1)[:, kth]
+    return out
+
+
+def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, values: np.ndarray, *,
+                    cutoff: int = 10, max_removals: int = 10, excluded: np.ndarray | None = None,
+                    single: np.ndarray | None = None, pool: int = 10) -> list[Counterfactual]:
+    """For each item, the smallest set found of history positions whose removal ranks it below
+    ``cutoff`` (or below its own rank, when that is lower already).
+
+    The search works on the item's *margin* over the best item outside the top (a removal can lower
+    the rank while raising the score, when other items rise more). 1. Remove positions in order of how
+    much each alone lowers the margin, and, separately, in the explanation's credit order; keep the
+    shortest prefix that works. 2. Failing both, a greedy search: at each step remove, of the ``pool``
+    most margin-lowering positions, the one that leaves the lowest margin. 3. Shrink the set found:
+    drop any member it does not need. Every reported rank comes from re-scoring that history.
+    ``single``: the model's scores for the history and for each single removal ((n + 1, n_items),
+    row 0 the whole history), when the caller has them already.
+    """
+    items = np.asarray(items, np.int64)
+    excluded = excluded_mask(model.n_items_, history) if excluded is None else excluded
+    n = len(history)
+    if not n:
+        return [Counterfactual(np.zeros(0, np.int64), False, 0, 0, cutoff, max_removals, 0) for _ in items]
+    if single is None:
+        single = model.score([history] + [np.delete(history, p) for p in range(n)])
+    full = single[:1].repeat(len(items), axis=0)
+    before = ranks_in(full, items, excluded)
+    limits = np.maximum(cutoff, before)
+    margin0 = margins(full, items, excluded, limits)
+    orders, pools = [], []
+    for j, item in enumerate(items):
+        drop = margin0[j] - margins(single[1:], np.full(n, item), excluded, np.full(n, limits[j]))
+        by_margin = np.lexsort((-np.arange(n), -drop))
+        by_credit = credit_order(values[:, j])
+        orders.append((by_margin, by_credit[values[by_credit, j] > 0]))
+        pools.append(list(by_margin[:pool]))
+    # Every stage scores the trials of all items in one batch: the model's calls are the cost.
+    search = _Search(model, history, items, limits, excluded)
+    removed, ranks = search.shortest_prefix(orders, max_removals)
+    search.greedy(removed, ranks, pools, max_removals)
+    search.shrink(removed, ranks)
+    return [Counterfactual(np.asarray(removed[j], np.int64), bool(ranks[j] > limits[j]), int(before[j]),
+                           int(ranks[j]), int(limits[j]), max_removals, int(search.checked[j] + n + 1))
+            for j in range(len(items))]
+
+
+def ranks_in(scores: np.ndarray, items: np.ndarray, excluded: np.ndarray) -> np.ndarray:
+    """Rank (1 = top) of ``items[r]`` in score row r, among the items not ``excluded``."""
+    s = scores.astype(np.float64, copy=True)
+    own = s[np.arange(len(s)), items].copy()
+    s[:, excluded] = -np.inf
+    return 1 + (s > own[:, None]).sum(axis=1)
+
+
+class _Search:
+    """The counterfactual search's stages, each one batch of model calls over all items."""
+
+    def __init__(self, model, history, items, limits, excluded):
+        self.model, self.history, self.items, self.limits, self.excluded = \
+            model, history, items, limits, excluded
+        self.checked = np.zeros(len(items), np.int64)
+
+    def evaluate(self, trials: list[tuple[int, list[int]]]) -> tuple[np.ndarray, np.ndarray]:
+        """Rank and margin of item j after removing ``positions``, for each (j, positions)."""
+        if not trials:
+            return np.zeros(0, np.int64), np.zeros(0)
+        owner = np.array([j for j, _ in trials])
+        scores = self.model.score([np.delete(self.history, list(r)) for _, r in trials])
+        np.add.at(self.checked, owner, 1)
+        items = self.items[owner]
+        return (ranks_in(scores, items, self.excluded),
+                margins(scores, items, self.excluded, self.limits[owner]))
+
+    def shortest_prefix(self, orders, max_removals):
+        """Remove 1, 2, … of each order's first positions, one round per size, until the item leaves
+        the top: most items need one or two removals, so later rounds score few histories."""
+        removed = [[] for _ in self.items]
+        best = np.zeros(len(self.items), np.int64)
+        active = list(range(len(self.items)))
+        for k in range(1, max_removals + 1):
+            trials = sorted({(j, tuple(o[:k])) for j in active for o in orders[j] if len(o) >= k})
+            if not trials:
+                break
+            ranks, _ = self.evaluate(trials)
+            for (j, r), rank in zip(trials, ranks):
+                best[j] = max(best[j], rank) if not removed[j] else best[j]
+                if not removed[j] and rank > self.limits[j]:
+                    removed[j], best[j] = list(r), rank
+            active = [j for j in active if not removed[j]]
+        return removed, best
+
+    def greedy(self, removed, ranks, pools, max_removals):
+        """For the items the prefixes did not move: at each step remove, of the item's pool, the
+        position that leaves the lowest margin."""
+        active = [j for j in range(len(self.items)) if ranks[j] <= self.limits[j] and pools[j]]
+        for j in active:
+            removed[j] = []
+        for _ in range(max_removals):
+            trials = [(j, removed[j] + [p]) for j in active for p in pools[j] if p not in removed[j]]
+            if not trials:
+                break
+            rank, margin = self.evaluate(trials)
+            owner = np.array([j for j, _ in trials])
+            for j in active:
+                rows = np.flatnonzero(owner == j)
+                pick = rows[np.argmin(margin[rows])]
+                removed[j], ranks[j] = trials[pick][1], int(rank[pick])
+            active = [j for j in active if ranks[j] <= self.limits[j]]
+
+    def shrink(self, removed, ranks):
+        """Drop, while any remains, a member the set does not need."""
+        active = [j for j in range(len(self.items)) if ranks[j] > self.limits[j] and len(removed[j]) > 1]
+        while active:
+            trials = [(j, [p for p in removed[j] if p != q]) for j in active for q in removed[j]]
+            rank, _ = self.evaluate(trials)
+            owner = np.array([j for j, _ in trials])
+            still = []
+            for j in active:
+                rows = np.flatnonzero(owner == j)
+                ok = rows[rank[rows] > self.limits[j]]
+                if len(ok):
+                    pick = ok[np.argmax(rank[ok])]
+                    removed[j], ranks[j] = trials[pick][1], int(rank[pick])
+                    if len(removed[j]) > 1:
+                        still.append(j)
+            active = still

@@ -1,0 +1,109 @@
+"""How good is an explanation? Measures per case (one history, one recommended item), never only a mean.
+
+- ``removal_check``: remove each history item alone and rank the drop caused by the most-credited one
+  (1 = no single removal lowers the score more); ``faithful_top3`` is rank ≤ 3.
+- ``deletion_curve`` / ``insertion_curve``: the item's rank as the most-credited items are removed from
+  the history (or added, in their original order, to an empty one). The curve is rank₀ / rankₖ, so it
+  starts at 1 and falls as the item sinks; ``curve_auc`` is the area under it over k = 0..steps
+  (trapezoids, x scaled to [0, 1]). A lower deletion area means the credited items matter more; a higher
+  insertion area means they suffice.
+- ``stability``: do repeated runs (other seeds) name the same top 3, and how well do their credits agree
+  in rank (Spearman)?
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.explain.counterfactual import excluded_mask, ranks_per_row, removal_ranks
+from recsys.explain.history import HistoryExplanation
+from recsys.explain.methods import credit_order, single_removals
+from recsys.models.base import Recommender
+
+
+@dataclass
+class RemovalCheck:
+    """Does removing the most-credited history item lower the score the most?"""
+
+    position: int              # history position with the largest credit
+    drop: float                # score lost when that one item is removed
+    rank: int                  # 1 = no other single removal lowers the score more
+    drops: np.ndarray          # score lost by removing each position alone
+
+    @property
+    def faithful_top3(self) -> bool:
+        return self.rank <= 3
+
+
+def single_removal_drops(model: Recommender, history: np.ndarray, items) -> np.ndarray:
+    """(positions, items): the score each item loses when one history position is removed."""
+    items = np.atleast_1d(np.asarray(items, np.int64))
+    scores = single_removals(model, history)[:, items].astype(np.float64)
+    return scores[0][None, :] - scores[1:]
+
+
+def removal_check(model: Recommender, explanation: HistoryExplanation,
+                  drops: np.ndarray | None = None) -> RemovalCheck:
+    """Rank the drop of the most-credited position among all single removals (``drops``: this item's
+    column of ``single_removal_drops``, computed when not given)."""
+    if drops is None:
+        drops = single_removal_drops(model, explanation.history, [explanation.item])[:, 0]
+    top = int(np.argmax(explanation.values))
+    rank = 1 + int((drops > drops[top] + 1e-9 * max(1.0, abs(drops[top]))).sum())
+    return RemovalCheck(top, float(drops[top]), rank, drops)
+
+
+def curve_auc(curve: np.ndarray) -> float:
+    """Area under a curve sampled at evenly spaced points, x scaled to [0, 1]."""
+    curve = np.asarray(curve, np.float64)
+    if len(curve) < 2:
+        return float(curve[0]) if len(curve) else float("nan")
+    return float((curve[:-1] + curve[1:]).sum() / (2 * (len(curve) - 1)))
+
+
+def deletion_curves(model: Recommender, history: np.ndarray, items, orders: list[np.ndarray],
+                    steps: int = 10) -> np.ndarray:
+    """(items, steps + 1) curves rank₀ / rankₖ, removing each item's ``orders`` positions one by one."""
+    items = np.atleast_1d(np.asarray(items, np.int64))
+    ranks = removal_ranks(model, history, items, orders, steps, excluded_mask(model.n_items_, history))
+    return ranks[:, :1] / ranks
+
+
+def insertion_curves(model: Recommender, history: np.ndarray, items, orders: list[np.ndarray],
+                     steps: int = 10) -> np.ndarray:
+    """(items, steps + 1) curves rank_full / rankₖ with only the first k of each order in the history
+    (original order kept); k = 0 is the empty history."""
+    items = np.atleast_1d(np.asarray(items, np.int64))
+    steps = min(steps, len(history))
+    excluded = excluded_mask(model.n_items_, history)
+    histories, which = [], []
+    for item, order in zip(items, orders):
+        histories.append(history)
+        which.append(item)
+        for k in range(steps + 1):
+            histories.append(history[np.sort(order[:k])])
+            which.append(item)
+    ranks = ranks_per_row(model, histories, np.asarray(which), excluded)[0].reshape(len(items), steps + 2)
+    return ranks[:, :1] / ranks[:, 1:]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Rank correlation of two credit vectors (1 when both are constant)."""
+    ra = np.argsort(np.argsort(a, kind="stable"), kind="stable").astype(np.float64)
+    rb = np.argsort(np.argsort(b, kind="stable"), kind="stable").astype(np.float64)
+    if np.allclose(a, a[0]) and np.allclose(b, b[0]):
+        return 1.0
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def stability(runs: list[HistoryExplanation], n: int = 3) -> tuple[bool, float]:
+    """Across runs of one case (other seeds): is the top-``n`` set identical in all of them, and the
+    mean pairwise Spearman correlation of their credits."""
+    tops = [frozenset(credit_order(r.values)[:n].tolist()) for r in runs]
+    same = all(t == tops[0] for t in tops)
+    pairs = [spearman(runs[i].values, runs[j].values) for i in range(len(runs))
+             for j in range(i + 1, len(runs))]
+    return same, float(np.mean(pairs)) if pairs else 1.0

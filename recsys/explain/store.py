@@ -1,0 +1,133 @@
+"""Explanations of every test user's list, computed when a model is built and stored beside it.
+
+The Users page then switches users without computing anything: it reads the same ``HistoryExplanation``
+objects ``explain_items`` would return (the arrays below hold all of their fields). A stored entry is
+used only when its history is the one asked about (a checksum per user), so an edited or composed
+history is always explained afresh.
+"""
+from __future__ import annotations
+
+import json
+import os
+import zlib
+
+import numpy as np
+
+from recsys.errors import ParameterError, RecsysError
+from recsys.explain.counterfactual import Counterfactual
+from recsys.explain.history import HistoryExplanation, explain_items
+from recsys.models.base import Recommender
+from recsys.progress import Progress
+
+LIST_LENGTH = 10
+DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users explains the rest live
+
+
+def users_to_explain() -> int:
+    """$RECLENS_EXPLAIN_USERS, or DEFAULT_USERS: how many test users' lists a build explains."""
+    value = os.environ.get("RECLENS_EXPLAIN_USERS", "").strip()
+    if not value:
+        return DEFAULT_USERS
+    if not value.isdigit():
+        raise ParameterError(f"RECLENS_EXPLAIN_USERS must be a whole number, got {value!r}")
+    return int(value)
+
+
+def history_checksum(history: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(history, dtype=np.int64).tobytes())
+
+
+def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: int | None = None,
+               progress: Progress | None = None) -> dict[str, np.ndarray]:
+    """Explain the top-``k`` list of the first ``max_users`` users of ``heldout`` (a HeldOut: users
+    and their histories; default ``users_to_explain()``) as the Users page shows it (per-user models
+    rank with the learned user vector), and pack the explanations into arrays for ``atomic_save_npz``."""
+    max_users = users_to_explain() if max_users is None else max_users
+    users = np.asarray(heldout.users, np.int64)[:max_users]
+    rows = heldout.histories.rows()[:max_users]
+    items = np.full((len(users), k), -1, np.int64)
+    cols = {name: [] for name in ("values", "error", "removed")}
+    lengths = np.zeros((len(users), k), np.int64)
+    removed_lengths = np.zeros((len(users), k), np.int64)
+    floats = {name: np.zeros((len(users), k)) for name in ("base", "score")}
+    ints = {name: np.zeros((len(users), k), np.int64)
+            for name in ("rank", "found", "rank_before", "rank_after", "cutoff", "checked")}
+    checks = np.zeros(len(users), np.int64)
+    meta = {}
+    for r, (user, history) in enumerate(zip(users, rows)):
+        history = np.asarray(history, np.int64)
+        checks[r] = history_checksum(history)
+        if progress and r % 50 == 0:
+            progress(r / len(users), f"explaining test users' lists ({r:,} of {len(users):,})")
+        if not len(history):
+            continue
+        listed = np.asarray(model.recommend(history, k=k, users=[user])[0]).ravel()
+        listed = listed[listed >= 0]
+        try:
+            explained = explain_items(model, history, listed, user=int(user))
+        except RecsysError:
+            continue
+        for j, e in enumerate(explained):
+            items[r, j] = e.item
+            lengths[r, j] = len(history)
+            cols["values"].append(e.values)
+            if e.error is not None:                         # deterministic methods store none
+                cols["error"].append(e.error)
+            cols["removed"].append(e.counterfactual.removed)
+            removed_lengths[r, j] = len(e.counterfactual.removed)
+            floats["base"][r, j], floats["score"][r, j] = e.base_value, e.score
+            cf = e.counterfactual
+            ints["rank"][r, j] = e.rank
+            ints["found"][r, j], ints["rank_before"][r, j], ints["rank_after"][r, j] = \
+                cf.found, cf.rank_before, cf.rank_after
+            ints["cutoff"][r, j], ints["checked"][r, j] = cf.cutoff, cf.checked
+            meta = {"method": e.method, "settings": e.settings, "max_removals": cf.max_removals,
+                    "deterministic": e.error is None}
+    if progress:
+        progress(1.0, f"explained {len(users):,} test users' lists")
+    join = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+    return {"users": users, "items": items, "checksum": checks, "lengths": lengths,
+            "values": join(cols["values"], np.float32), "error": join(cols["error"], np.float32),
+            "removed": join(cols["removed"], np.int64), "removed_lengths": removed_lengths,
+            **floats, **ints, "meta": np.array(json.dumps(meta))}
+
+
+class StoredExplanations:
+    """Read side of ``precompute``'s arrays: ``get(user, history, item)``."""
+
+    def __init__(self, arrays: dict[str, np.ndarray]):
+        self.arrays = arrays
+        self.meta = json.loads(str(arrays["meta"]))
+        self.row_of = {int(u): r for r, u in enumerate(arrays["users"])}
+        flat = arrays["lengths"].ravel()
+        self.starts = np.concatenate([[0], np.cumsum(flat)[:-1]]).reshape(arrays["lengths"].shape)
+        flat = arrays["removed_lengths"].ravel()
+        self.removed_starts = np.concatenate([[0], np.cumsum(flat)[:-1]]).reshape(
+            arrays["removed_lengths"].shape)
+
+    def get(self, user: int, history: np.ndarray, item: int) -> HistoryExplanation | None:
+        """The stored explanation of ``item`` for this user and exactly this history, or None."""
+        a = self.arrays
+        r = self.row_of.get(int(user))
+        history = np.asarray(history, np.int64)
+        if r is None or int(a["checksum"][r]) != history_checksum(history):
+            return None
+        where = np.flatnonzero(a["items"][r] == int(item))
+        if not len(where):
+            return None
+        j = int(where[0])
+        n = int(a["lengths"][r, j])
+        if n != len(history):
+            return None
+        lo = int(self.starts[r, j])
+        error = a["error"][lo:lo + n]
+        lo_r = int(self.removed_starts[r, j])
+        removed = a["removed"][lo_r:lo_r + int(a["removed_lengths"][r, j])]
+        cf = Counterfactual(removed.copy(), bool(a["found"][r, j]), int(a["rank_before"][r, j]),
+                            int(a["rank_after"][r, j]), int(a["cutoff"][r, j]),
+                            int(self.meta["max_removals"]), int(a["checked"][r, j]))
+        return HistoryExplanation(int(item), history, a["values"][lo:lo + n].copy(),
+                                  float(a["base"][r, j]), float(a["score"][r, j]), self.meta["method"],
+                                  dict(self.meta["settings"]),
+                                  None if self.meta["deterministic"] else error.copy(),
+                                  int(a["rank"][r, j]), cf)
