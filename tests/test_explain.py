@@ -260,6 +260,9 @@ def test_counterfactual_sentence():
         "Without Eve's Bayou and The Apostle, Wag the Dog drops from #1 to #37."
     e.counterfactual = Counterfactual(np.array([0]), False, 1, 4, 10, 10, 5)
     assert counterfactual_sentence(e, titles).startswith("No set of up to 10 history items found")
+    assert counterfactual_sentence(e, titles).endswith("(the furthest it sank was #4).")
+    e.counterfactual = Counterfactual(np.array([0]), False, 1, 1, 10, 10, 5)
+    assert counterfactual_sentence(e, titles).endswith("(it stayed at #1).")
 
 
 def test_bad_explanation_requests(models):
@@ -275,6 +278,7 @@ def test_bad_explanation_requests(models):
         shap_history(models["userknn"], [1, 2], 3, method="exact")
     with pytest.raises(ParameterError, match="no attention"):
         attention_frame(models["markov"], [1, 2])
+    assert explain_items(models["markov"], [1, 2], []) == []   # an empty list has nothing to explain
 
 
 @pytest.mark.parametrize("name", ["gpt", "bert"])

@@ -61,19 +61,25 @@ explanation = widgets.explanations(name, model_name, history, user, (int(item),)
 ratings = state.history_ratings(name, ctx)
 st.markdown(f"**{because_you_watched(explanation, titles.to_numpy(), ratings=ratings)}.**")
 st.markdown(counterfactual_sentence(explanation, titles.to_numpy()))
-settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items() if k != "reason")
+settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items()
+                     if k != "reason" and not (k == "path" and v == "history"))
 st.caption(f"{state.model_label(model_name)} · {LABELS.get(explanation.method, explanation.method)}"
            f" · {explanation.uncertainty}{' · ' + settings if settings else ''}. "
            + NOTES.get(explanation.method, ""))
 if explanation.method != "none":
-    table = explanation.frame(titles).head(15)
+    # The items that raise the score most, then those that lower it most: a reason and its counterweights
+    ranked = explanation.frame(titles)
+    table = pd.concat([ranked[ranked["contribution"] > 0].nlargest(10, "contribution"),
+                       ranked[ranked["contribution"] < 0].nsmallest(5, "contribution")])
+    table = table.sort_values("contribution", ascending=False)
     table["title"] = table["title"].map(natural_title)
     left, right = st.columns(2)
     bars = px.bar(table.iloc[::-1], x="contribution", y="title", orientation="h",
                   error_x="error" if "error" in table else None,
                   color=np.where(table["contribution"].iloc[::-1] > 0, "raises", "lowers"),
                   color_discrete_map={"raises": widgets.PRIMARY, "lowers": "#e4572e"},
-                  hover_data={"position": True}, title="Most credited history items")
+                  hover_data={"position": True},
+                  title="What raises the score most, and what lowers it")
     bars.update_layout(height=520, showlegend=False, yaxis_title="")
     left.plotly_chart(bars)
     if explanation.additive:

@@ -1,12 +1,12 @@
 """Users: pick a user, see their history, and compare the chosen models' lists side by side."""
 import numpy as np
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from views import state, widgets
 from recsys.compare import overlap_matrix, rank_changes
 from recsys.errors import RecsysError
+from recsys.explain import natural_title
 
 name = state.current_dataset()
 st.title("Users")
@@ -31,7 +31,7 @@ a.button("Random user", on_click=state.set_user, args=(ds.user_ids[rng.choice(us
 b.button("Most active", on_click=state.set_user, args=(ds.user_ids[users[np.argmax(lengths)]],))
 c.button("Least active", on_click=state.set_user, args=(ds.user_ids[users[np.argmin(lengths)]],))
 
-held_out = ", ".join(ds.items["title"].to_numpy()[ctx.target])
+held_out = ", ".join(natural_title(t) for t in ds.items["title"].to_numpy()[ctx.target])
 cols = st.columns([1, 1, 2])
 cols[0].metric("User", ctx.raw_id)
 cols[1].metric("History", f"{len(ctx.history):,} items")

@@ -91,7 +91,9 @@ def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
     if fact is None:
         return "No counterfactual was searched for."
     if not fact.found:
+        moved = (f"it stayed at #{fact.rank_before}" if fact.rank_after <= fact.rank_before else
+                 f"the furthest it sank was #{fact.rank_after:,}")
         return (f"No set of up to {fact.max_removals} history items found whose removal takes {item} out "
-                f"of the top {fact.cutoff} (the furthest it sank was #{fact.rank_after:,}).")
+                f"of the top {fact.cutoff} ({moved}).")
     names = [natural_title(titles[int(explanation.history[p])]) for p in fact.removed]
     return f"Without {_listed(names)}, {item} drops from #{fact.rank_before} to #{fact.rank_after:,}."
