@@ -13,7 +13,7 @@ from recsys.artifacts import EXPLANATIONS, ArtifactStore
 from recsys.data import Dataset, load_dataset
 from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
-from recsys.explain.store import precompute
+from recsys.explain.store import is_current, precompute
 from recsys.models import Recommender, get_model, model_class
 from recsys.progress import Progress, scaled
 from recsys.projection import cached_projection, cached_user_vectors
@@ -57,8 +57,9 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
     if not force:
         try:
             loaded = store.load(key)
-            if explanations and store.explanations(key) is None:
-                # Built before explanations were stored with models: add them, no retraining.
+            if explanations and not is_current(store.explanations(key)):
+                # Built before explanations were stored with models (or by an older search): add
+                # them, no retraining.
                 store.attach(key, EXPLANATIONS, precompute(loaded, split.test, progress=progress))
             return BuiltModel(loaded, store.manifest(key), loaded=True)
         except ArtifactError as e:

@@ -178,6 +178,26 @@ def test_stored_explanations_equal_the_live_ones(models, ml100k_split):
         assert stored.get(user, h[:-1], items[0]) is None   # another history: not this explanation
 
 
+def test_explanations_of_another_version_are_recomputed_by_the_next_build(ml100k_split):
+    import json
+
+    from recsys.artifacts import EXPLANATIONS, ArtifactStore
+    from recsys.explain.store import VERSION, is_current
+    from recsys.pipeline import build_model
+
+    built = build_model("markov", ml100k_split)
+    store = ArtifactStore()
+    key = store.key("markov", built.model.get_params(), ml100k_split.train)
+    arrays = store.explanations(key)
+    assert is_current(arrays)
+    stale = {**arrays, "meta": np.array(json.dumps({**json.loads(str(arrays["meta"])),
+                                                     "version": VERSION - 1}))}
+    store.attach(key, EXPLANATIONS, stale)
+    assert not is_current(store.explanations(key))
+    assert build_model("markov", ml100k_split).loaded               # no retraining
+    assert is_current(store.explanations(key))
+
+
 def test_quality_measures_on_known_cases():
     assert curve_auc(np.array([1.0, 1.0, 1.0])) == 1.0
     assert curve_auc(np.array([1.0, 0.0])) == 0.5

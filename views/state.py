@@ -198,13 +198,13 @@ def _load_evaluation(root: str, _key, path: str, mtime_ns: int) -> dict[str, np.
 
 @st.cache_resource(show_spinner=False, max_entries=64)
 def _load_explanations(root: str, _key, path: str, mtime_ns: int):
-    from recsys.explain.store import StoredExplanations
+    from recsys.explain.store import StoredExplanations, is_current
 
     try:
         arrays = ArtifactStore(root).explanations(_key)
     except ArtifactError:
         return None
-    return None if arrays is None else StoredExplanations(arrays)
+    return StoredExplanations(arrays) if is_current(arrays) else None
 
 
 def stored_explanations(dataset: str, model: str, protocol: str = "loo"):

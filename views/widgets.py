@@ -18,7 +18,7 @@ import streamlit as st
 from views import state
 from recsys.explain import (HistoryExplanation, counterfactual_sentence, explain_items, list_reasons,
                             natural_title, removal_check)
-import recsys.rerank as _rr
+from recsys.rerank import recommend_reranked
 
 PRIMARY = "#5b4bdb"  # .streamlit/config.toml's primaryColor
 COLORWAY = [PRIMARY, "#e4572e", "#17bebb", "#ffc914", "#76b041", "#8c6bb1", "#f08a5d", "#2e86ab",
@@ -67,7 +67,7 @@ def _recommendation_frame(dataset, model_name, version, history, user, k, lam, p
     model = state.get_trained(dataset, model_name)
     ds = state.get_dataset(dataset)
     h = np.asarray(history, dtype=np.int64)
-    items, scores = _rr.recommend_reranked(
+    items, scores = recommend_reranked(
         model, h, k, users=None if user is None else [user], lam=lam, vectors=_genre_vectors(dataset),
         popularity=ds.item_popularity(), popularity_penalty=penalty)
     if user is not None:
@@ -196,6 +196,11 @@ def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: in
     h = np.asarray(history, np.int64)
     explained = explanations(dataset, model_name, history, user, items)
     drops = single_removal_drops(model, h, list(items))
+    # every found counterfactual re-scored in one batch of model calls
+    found = [e for e in explained if e.counterfactual is not None and e.counterfactual.found]
+    rescored = dict(zip((e.item for e in found), ranks_per_row(
+        model, [np.delete(h, e.counterfactual.removed) for e in found],
+        np.array([e.item for e in found], np.int64), excluded_mask(model.n_items_, h))[0].tolist()))
     rows = []
     for j, e in enumerate(explained):
         row = {"model": state.model_label(model_name), "recommendation": natural_title(titles[e.item]),
@@ -206,13 +211,10 @@ def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: in
                          "re-scored rank": None, "counterfactual holds": None})
             continue
         check = removal_check(model, e, drops[:, j])
-        fact, rescored = e.counterfactual, None
-        if fact is not None and fact.found:
-            rescored = int(ranks_per_row(model, [np.delete(h, fact.removed)], np.array([e.item]),
-                                         excluded_mask(model.n_items_, h))[0][0])
+        fact, rank = e.counterfactual, rescored.get(e.item)
         rows.append({**row, "most-credited item": natural_title(titles[h[check.position]]),
                      "its removal drop ranks": f"{check.rank} of {len(h)}",
                      "faithful (top 3)": check.faithful_top3,
-                     "counterfactual": counterfactual_sentence(e, titles), "re-scored rank": rescored,
-                     "counterfactual holds": None if rescored is None else rescored > fact.cutoff})
+                     "counterfactual": counterfactual_sentence(e, titles), "re-scored rank": rank,
+                     "counterfactual holds": None if rank is None else rank > fact.cutoff})
     return rows

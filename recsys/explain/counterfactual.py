@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.explain.methods import credit_order
+from recsys.explain.methods import credit_order, single_removals
 from recsys.models.base import Recommender
 
 
@@ -26,12 +26,10 @@ class Counterfactual:
     checked: int               # histories scored in the search
 
 
-def excluded_mask(n_items: int, history: np.ndarray, exclude=None) -> np.ndarray:
-    """Items that never rank: the original history (and ``exclude``)."""
+def excluded_mask(n_items: int, history: np.ndarray) -> np.ndarray:
+    """Items that never rank: the original history."""
     mask = np.zeros(n_items, bool)
     mask[history] = True
-    if exclude is not None:
-        mask[np.asarray(exclude, np.int64)] = True
     return mask
 
 
@@ -42,12 +40,9 @@ def ranks_per_row(model: Recommender, histories: list[np.ndarray], items: np.nda
     ranks = np.empty(len(histories), np.int64)
     scores = np.empty(len(histories), np.float64)
     for lo in range(0, len(histories), batch):
-        s = model.score(histories[lo:lo + batch]).astype(np.float64)
-        rows = np.arange(len(s))
-        target = s[rows, items[lo:lo + batch]]
-        s[:, excluded] = -np.inf
-        ranks[lo:lo + batch] = 1 + (s > target[:, None]).sum(axis=1)
-        scores[lo:lo + batch] = target
+        s = model.score(histories[lo:lo + batch])
+        ranks[lo:lo + batch] = ranks_in(s, items[lo:lo + batch], excluded)
+        scores[lo:lo + batch] = s[np.arange(len(s)), items[lo:lo + batch]]
     return ranks, scores
 
 
@@ -107,7 +102,7 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     if not n:
         return [Counterfactual(np.zeros(0, np.int64), False, 0, 0, cutoff, max_removals, 0) for _ in items]
     if single is None:
-        single = model.score([history] + [np.delete(history, p) for p in range(n)])
+        single = single_removals(model, history)
     full = single[:1].repeat(len(items), axis=0)
     before = ranks_in(full, items, excluded)
     limits = np.maximum(cutoff, before)

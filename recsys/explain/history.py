@@ -123,8 +123,8 @@ def explain_items(model: Recommender, history, items, *, user: int | None = None
     if not len(items):
         return []
     excluded = excluded_mask(model.n_items_, history)
-    whole = model.score([history]).repeat(len(items), axis=0)
     if model.ignores_history:
+        whole = model.score([history]).repeat(len(items), axis=0)
         ranks, scores = ranks_in(whole, items, excluded), whole[0, items]
         return [HistoryExplanation(int(i), history, np.zeros(len(history), np.float32), float(s), float(s),
                                    "none", {"reason": model.ignores_history}, None, int(r),
@@ -142,7 +142,7 @@ def explain_items(model: Recommender, history, items, *, user: int | None = None
         ranks = [f.rank_before for f in facts]
     else:
         facts = [None] * len(items)
-        ranks = ranks_in(whole, items, excluded).tolist()
+        ranks = ranks_in(model.score([history]).repeat(len(items), axis=0), items, excluded).tolist()
     out = []
     for j, item in enumerate(items):
         error = None if found.error is None else found.error[:, j].astype(np.float32)

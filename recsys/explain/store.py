@@ -20,6 +20,9 @@ from recsys.models.base import Recommender
 from recsys.progress import Progress
 
 LIST_LENGTH = 10
+# Raise when the explanation or the counterfactual search changes: stored explanations of another version
+# are recomputed by the next build and never shown.
+VERSION = 1
 DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users explains the rest live
 
 
@@ -81,7 +84,7 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
             ints["found"][r, j], ints["rank_before"][r, j], ints["rank_after"][r, j] = \
                 cf.found, cf.rank_before, cf.rank_after
             ints["cutoff"][r, j], ints["checked"][r, j] = cf.cutoff, cf.checked
-            meta = {"method": e.method, "settings": e.settings, "max_removals": cf.max_removals,
+            meta = {"version": VERSION, "method": e.method, "settings": e.settings, "max_removals": cf.max_removals,
                     "deterministic": e.error is None}
     if progress:
         progress(1.0, f"explained {len(users):,} test users' lists")
@@ -92,6 +95,14 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
             **floats, **ints, "meta": np.array(json.dumps(meta))}
 
 
+def is_current(arrays: dict[str, np.ndarray] | None) -> bool:
+    """Stored explanations that this code would compute the same way (an empty store counts)."""
+    if arrays is None:
+        return False
+    meta = json.loads(str(arrays["meta"]))
+    return not meta or meta.get("version") == VERSION
+
+
 class StoredExplanations:
     """Read side of ``precompute``'s arrays: ``get(user, history, item)``."""
 
@@ -99,11 +110,8 @@ class StoredExplanations:
         self.arrays = arrays
         self.meta = json.loads(str(arrays["meta"]))
         self.row_of = {int(u): r for r, u in enumerate(arrays["users"])}
-        flat = arrays["lengths"].ravel()
-        self.starts = np.concatenate([[0], np.cumsum(flat)[:-1]]).reshape(arrays["lengths"].shape)
-        flat = arrays["removed_lengths"].ravel()
-        self.removed_starts = np.concatenate([[0], np.cumsum(flat)[:-1]]).reshape(
-            arrays["removed_lengths"].shape)
+        self.starts = _starts(arrays["lengths"])
+        self.removed_starts = _starts(arrays["removed_lengths"])
 
     def get(self, user: int, history: np.ndarray, item: int) -> HistoryExplanation | None:
         """The stored explanation of ``item`` for this user and exactly this history, or None."""
@@ -131,3 +139,9 @@ class StoredExplanations:
                                   dict(self.meta["settings"]),
                                   None if self.meta["deterministic"] else error.copy(),
                                   int(a["rank"][r, j]), cf)
+
+
+def _starts(lengths: np.ndarray) -> np.ndarray:
+    """Where each (user, item) entry of a ragged column begins, from the entries' lengths."""
+    flat = lengths.ravel()
+    return np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64).reshape(lengths.shape)
