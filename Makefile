@@ -7,7 +7,7 @@ PORT ?= 8501
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser build run test screenshots bench clean-artifacts
+.PHONY: install browser build run test test-fast screenshots bench clean-artifacts
 
 # Re-installs only when requirements.txt changes (the stamp is newer otherwise).
 $(STAMP): requirements.txt
@@ -35,6 +35,10 @@ run: build
 
 test: install browser
 	$(PY) -m pytest
+
+# The inner loop: everything but the slow, browser and torchrun tests (under a minute on 2 cores).
+test-fast: install
+	$(PY) -m pytest -m "not slow and not browser and not distributed"
 
 # Screenshots of every page with the models `make build` trained, for the README.
 screenshots: build browser

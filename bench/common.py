@@ -89,8 +89,15 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
+def command_line() -> str:
+    """This run's command, the script named relative to the repository (no machine's paths in results)."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else Path(sys.argv[0])
+    return " ".join([str(shown), *sys.argv[1:]])
+
+
 def write_results(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
-    atomic_write_json(path, {"machine": machine(), "command": " ".join(sys.argv), **payload})
+    atomic_write_json(path, {"machine": machine(), "command": command_line(), **payload})
     print(f"wrote {path.relative_to(ROOT)}")
     return path

@@ -16,7 +16,9 @@ For N seeded test users and each one's top-10 list (the model's history path, se
   for k = 0..10 (recsys.explain.quality); random_deletion_auc for a seeded random order,
   attention_deletion_auc for the attention-rollout order (GPT / BERT)
 - counterfactual_found: share of cases with a verified set of ≤ 10 removals that takes the item out of
-  the top 10
+  the top 10; counterfactual_proved_none: share where the model's per-item terms prove that no such set
+  exists (models that rank by a sum of terms, e.g. the content model), so found / (1 − proved_none) is
+  the share found of the cases where one can exist
 - seconds_per_list: mean seconds of explain_items for the whole list (with counterfactuals);
   seconds_200: the same for the test user whose history is closest to 200 items
 Models come from the artifact store (`make build` trains the defaults); missing ones are trained.
@@ -31,7 +33,7 @@ import time
 
 import numpy as np
 
-from common import RESULTS, print_table, write_results
+from common import RESULTS, command_line, print_table, write_results
 
 from recsys.data import load_dataset
 from recsys.explain import available_methods, default_method, explain_items
@@ -43,7 +45,7 @@ from recsys.pipeline import DEFAULT_MODELS, build_model
 from recsys.split import make_split
 
 COLUMNS = ["model", "method", "cases", "stability", "spearman", "faithful_top3", "deletion_auc",
-           "random_deletion_auc", "attention_deletion_auc", "insertion_auc", "counterfactual_found",
+           "random_deletion_auc", "attention_deletion_auc", "insertion_auc", "counterfactual_found", "counterfactual_proved_none",
            "seconds_per_list", "seconds_200"]
 SEEDS = (0, 1, 2)
 
@@ -52,7 +54,7 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
     histories = split.test.histories
     rng = np.random.default_rng(0)
     rows = {m: {"cases": 0, "stable": [], "spearman": [], "faithful": [], "deletion": [],
-                "insertion": [], "found": [], "seconds": [], "failing": []} for m in methods}
+                "insertion": [], "found": [], "proved": [], "seconds": [], "failing": []} for m in methods}
     random_auc, attention_auc = [], []
     for u in users:
         history = histories[u].astype(np.int64)
@@ -86,6 +88,7 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                 same, rho = stability([run[j] for run in runs])
                 faithful = removal_check(scorer, e, drops[:, j]).faithful_top3
                 found = e.counterfactual.found
+                r["proved"].append(e.counterfactual.proved_none)
                 r["cases"] += 1
                 r["stable"].append(same)
                 r["spearman"].append(rho)
@@ -94,7 +97,8 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                 if not (same and faithful and found):
                     r["failing"].append({"user": user, "item": int(e.item),
                                          "stable": bool(same), "faithful_top3": bool(faithful),
-                                         "counterfactual": bool(found)})
+                                         "counterfactual": "found" if found else
+                                         "proved none" if e.counterfactual.proved_none else "not found"})
     out = []
     for method, r in rows.items():
         out.append({"model": model.name, "method": method, "cases": r["cases"],
@@ -105,6 +109,7 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                     "attention_deletion_auc": float(np.mean(attention_auc)) if attention_auc else None,
                     "insertion_auc": float(np.mean(r["insertion"])),
                     "counterfactual_found": float(np.mean(r["found"])),
+                    "counterfactual_proved_none": float(np.mean(r["proved"])),
                     "seconds_per_list": float(np.mean(r["seconds"])),
                     "failing_cases": r["failing"][:50], "failing_total": len(r["failing"])})
     return out
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         print_table(rows, COLUMNS)
     print_table(results, COLUMNS)
-    commands = [" ".join(sys.argv)]
+    commands = [command_line()]
     if args.merge and (RESULTS / f"{args.out}.json").exists():
         old = json.loads((RESULTS / f"{args.out}.json").read_text())
         if old["users"] != len(users):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys import __version__
+from recsys.cache import data_root
 from recsys.data.dataset import Dataset
 from recsys.errors import ArtifactError
 from recsys.io import atomic_save_npz, atomic_write_json, load_npz
@@ -28,37 +29,6 @@ from recsys.models.registry import model_class
 MANIFEST = "manifest.json"
 EVALUATION = "evaluation.npz"  # per-user metrics and top lists of the test evaluation
 EXPLANATIONS = "explanations.npz"  # explanations of the test users' lists (recsys.explain.store)
-
-
-def data_root() -> Path:
-    """$RECLENS_DATA, or the data/ folder beside the recsys package."""
-    return Path(os.environ.get("RECLENS_DATA") or Path(__file__).resolve().parents[1] / "data")
-
-
-def cache_root() -> Path:
-    """Where derived arrays (text vectors, UMAP coordinates) are cached: $RECLENS_CACHE or data/cache.
-    Entries are keyed by a hash of their inputs, so a stale entry is never read and any can be deleted."""
-    return Path(os.environ.get("RECLENS_CACHE") or data_root() / "cache")
-
-
-def cached_array(name: str, key: str, compute, rows: int, cache_dir: str | Path | None = None
-                 ) -> np.ndarray:
-    """``compute()``'s array, read from <cache>/<name>-<key>.npz when present with ``rows`` rows, else
-    computed and written atomically. A damaged entry is recomputed, never trusted. With
-    ``compute=None`` a missing entry gives None (for readers that must not compute)."""
-    path = Path(cache_dir or cache_root()) / f"{name}-{key}.npz"
-    if path.is_file():
-        try:
-            array = load_npz(path)["array"]
-            if len(array) == rows:
-                return array
-        except (OSError, ValueError, KeyError):
-            pass
-    if compute is None:
-        return None
-    array = compute()
-    atomic_save_npz(path, {"array": array})
-    return array
 
 
 def default_root() -> Path:
@@ -204,11 +174,6 @@ class ArtifactStore:
         manifest.pop("path", None)
         atomic_write_json(self.path(key) / MANIFEST, manifest)
 
-    def update_metrics(self, key: ArtifactKey, metrics: dict) -> None:
-        manifest = self.manifest(key)
-        manifest["metrics"] = {**manifest.get("metrics", {}), **metrics}
-        atomic_write_json(self.path(key) / MANIFEST, manifest)
-
     def list(self, fingerprint: str | None = None) -> list[dict]:
         """Manifests of every readable artifact (of one dataset, if given), newest first."""
         out = []
@@ -228,14 +193,18 @@ class ArtifactStore:
                 out.append(m)
         return sorted(out, key=lambda m: m.get("created", ""), reverse=True)
 
-    def clean_temporary(self) -> int:
-        """Remove leftovers of interrupted saves; returns how many."""
+    def clean_temporary(self, older_than: float = 3600.0) -> int:
+        """Remove leftovers of interrupted saves last touched more than ``older_than`` seconds ago (a
+        younger one may be another process's save in progress); returns how many."""
         n = 0
         if self.root.is_dir():
-            for leftover in self.root.glob("*/.tmp-*"):
-                shutil.rmtree(leftover, ignore_errors=True)
-                n += 1
-            for leftover in self.root.glob("*/.old-*"):
+            cutoff = time.time() - older_than
+            for leftover in [*self.root.glob("*/.tmp-*"), *self.root.glob("*/.old-*")]:
+                try:
+                    if leftover.stat().st_mtime > cutoff:
+                        continue
+                except OSError:
+                    continue
                 shutil.rmtree(leftover, ignore_errors=True)
                 n += 1
         return n

@@ -5,16 +5,17 @@ process group — gloo on CPU, nccl on GPU — and the torch models train as Dis
 process draws the same batches from the same seed, takes its own rows of each batch (``shard``), and DDP
 averages the gradients. Each process's loss is weighted by its share of the batch, so a step under
 torchrun equals the single-process step on the whole batch (up to float rounding; dropout masks differ).
-Without torchrun everything here is a no-op and a batch is one process's.
+Without torchrun everything here is a no-op and a batch is one process's, and torch is imported only
+when a function needs it (the CLI and the app's first page ask ``is_main()`` without paying for torch).
 """
 from __future__ import annotations
 
 import os
-from typing import Callable
+import sys
+from typing import TYPE_CHECKING, Callable
 
-import torch
-import torch.distributed as dist
-import torch.nn as nn
+if TYPE_CHECKING:
+    import torch
 
 
 def launched() -> bool:
@@ -22,12 +23,24 @@ def launched() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def _group():
+    """torch.distributed while a process group is up, else None. Without torch imported there is none."""
+    if "torch" not in sys.modules:
+        return None
+    import torch.distributed as dist
+
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
 def init() -> bool:
     """Join the process group when launched by torchrun; returns whether training is distributed."""
-    if dist.is_available() and dist.is_initialized():
+    if _group() is not None:
         return True
     if not launched():
         return False
+    import torch
+    import torch.distributed as dist
+
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
@@ -37,16 +50,19 @@ def init() -> bool:
 
 def finish() -> None:
     """Leave the process group (a no-op when not distributed)."""
-    if dist.is_available() and dist.is_initialized():
+    dist = _group()
+    if dist is not None:
         dist.destroy_process_group()
 
 
 def rank() -> int:
-    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+    dist = _group()
+    return dist.get_rank() if dist is not None else 0
 
 
 def world_size() -> int:
-    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+    dist = _group()
+    return dist.get_world_size() if dist is not None else 1
 
 
 def is_main() -> bool:
@@ -59,6 +75,9 @@ def agree(flag: bool) -> bool:
     the same everywhere, or the processes would wait on each other forever."""
     if world_size() == 1:
         return bool(flag)
+    import torch
+    import torch.distributed as dist
+
     t = torch.tensor([int(bool(flag))], device="cuda" if dist.get_backend() == "nccl" else "cpu")
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
     return bool(t.item())
@@ -82,24 +101,25 @@ def loss_weight(mine: int, whole: int) -> float:
     return mine * size / whole
 
 
-class _Loss(nn.Module):
-    """A network and the function computing a batch loss from it, as one module: DDP only synchronises
-    gradients of parameters used inside ``forward``."""
-
-    def __init__(self, net: nn.Module, loss: Callable[..., torch.Tensor]):
-        super().__init__()
-        self.net = net
-        self.loss = loss
-
-    def forward(self, *args, **kwargs) -> torch.Tensor:
-        return self.loss(self.net, *args, **kwargs)
-
-
-def data_parallel(net: nn.Module, loss: Callable[..., torch.Tensor], device: torch.device
+def data_parallel(net: torch.nn.Module, loss: Callable[..., torch.Tensor], device: torch.device
                   ) -> Callable[..., torch.Tensor]:
     """A callable ``(*batch) -> loss`` over ``net``: wrapped in DistributedDataParallel under torchrun
     (which first copies rank 0's weights to every process), ``loss(net, ...)`` itself otherwise."""
-    module = _Loss(net, loss)
+    import torch
+    from torch import nn
+
+    class Loss(nn.Module):
+        """The network and its batch loss as one module: DDP only synchronises gradients of parameters
+        used inside ``forward``."""
+
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, *args, **kwargs) -> torch.Tensor:
+            return loss(self.net, *args, **kwargs)
+
+    module = Loss()
     if world_size() == 1:
         return module
     ids = [device.index if device.index is not None else torch.cuda.current_device()] \
@@ -110,5 +130,7 @@ def data_parallel(net: nn.Module, loss: Callable[..., torch.Tensor], device: tor
 def device_for_rank(device: torch.device) -> torch.device:
     """Under torchrun with CUDA, each process uses its own GPU (LOCAL_RANK)."""
     if device.type == "cuda" and device.index is None and world_size() > 1:
+        import torch
+
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return device

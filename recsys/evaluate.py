@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from recsys import metrics as M
+from recsys.checks import check_positive_int
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError
-from recsys.models.checks import check_positive_int
-from recsys.models.base import Recommender
 from recsys.progress import Progress
 from recsys.ranking import mask_history, top_k
 from recsys.split import HeldOut
+
+if TYPE_CHECKING:                      # annotations only: the models import evaluate (early stopping)
+    from recsys.models.base import Recommender
 
 DEFAULT_K = (10, 20)
 SCORE_BUDGET_BYTES = 256 * 2**20
@@ -46,9 +49,6 @@ class EvalResult:
                 "candidates": self.candidates, "exclude_seen": self.exclude_seen,
                 "n_users": int(len(self.users)), "seconds": round(self.seconds, 3),
                 "metrics": {k: float(v) for k, v in self.metrics.items()}}
-
-    def per_user_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"user": self.users, **self.per_user})
 
     def arrays(self) -> dict[str, np.ndarray]:
         """What the artifact store keeps next to a model: users, per-user metrics and top lists."""

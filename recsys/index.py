@@ -14,9 +14,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from recsys.checks import check_int, check_positive_int
 from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
 from recsys.io import atomic_write_bytes, atomic_write_json
-from recsys.models.checks import check_int, check_positive_int
 from recsys.ranking import item_filter
 
 KINDS = ("auto", "exact", "hnsw", "ivf", "ivfpq")

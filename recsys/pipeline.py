@@ -15,14 +15,10 @@ from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
 from recsys.explain.store import is_current, precompute
 from recsys.models import Recommender, get_model, model_class
+from recsys.models.registry import DEFAULT_MODELS
 from recsys.progress import Progress, scaled
 from recsys.projection import cached_projection, cached_user_vectors
 from recsys.split import Split, make_split
-
-# GPT and BERT take 2-4 minutes each on 2 cores; the rest take seconds.
-DEFAULT_MODELS = ("pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "features",
-                  "content", "gpt", "bert")
-
 
 def default_models() -> tuple[str, ...]:
     """The models the app and `python -m recsys build` maintain: $RECLENS_MODELS (comma-separated)
@@ -103,6 +99,8 @@ def build_all(dataset: Dataset | None = None, models=None, *, protocol: str = "l
     """Build every missing model of ``models`` on the dataset (the embedded one by default)."""
     dataset = dataset or load_dataset()
     models = models or default_models()
+    store = store or ArtifactStore()
+    store.clean_temporary()                      # what killed saves left behind
     split = make_split(dataset, protocol)
     out = {}
     for i, name in enumerate(models):

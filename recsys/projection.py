@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys.cache import cached_array
+from recsys.checks import check_int
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError, ParameterError
-from recsys.models.checks import check_int
 
 
 def project(vectors: np.ndarray, *, dims: int = 2, neighbors: int = 15, min_dist: float = 0.1,
@@ -50,8 +51,6 @@ def cached_projection(vectors: np.ndarray, *, cache_dir: str | Path | None = Non
                       compute: bool = True, **params) -> np.ndarray | None:
     """``project`` through an on-disk cache keyed by the vectors' bytes and the parameters.
     ``compute=False`` only reads: None when the projection was never computed."""
-    from recsys.artifacts import cached_array
-
     h = hashlib.sha256(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
     h.update(repr(sorted(params.items())).encode())
     return cached_array("umap", h.hexdigest()[:16],
@@ -110,8 +109,6 @@ def cached_user_vectors(model, heldout, key: str, *, compute: bool = True, max_u
                         ) -> tuple[np.ndarray, np.ndarray] | None:
     """``user_vectors`` through the disk cache; ``key`` names the model's artifact. None for models
     without user embeddings, or (``compute=False``) when nothing is cached yet."""
-    from recsys.artifacts import cached_array
-
     if not len(heldout) or model.user_embedding(heldout.histories[0]) is None:
         return None
     rows = min(len(heldout), max_users)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.checks import check_positive_int
 from recsys.errors import ParameterError
-from recsys.models.checks import check_positive_int
 
 
 def _scaled(x: np.ndarray) -> np.ndarray:

@@ -86,3 +86,34 @@ def app_store(tmp_path_factory, text_cache):
         for name, params in APP_MODELS.items():
             build_model(name, split, params=params)
     return root
+
+
+# -- markers: `make test-fast` runs what is left after deselecting these ------------------------------
+# Measured with `pytest --durations`: each of these takes a second or more, or builds the session's
+# store of app models (the page and app tests), or starts torchrun / Chromium.
+SLOW_TESTS = {
+    "test_models.py::test_fitting_twice_is_deterministic", "test_index.py::test_ivfpq_trades_bytes_for_recall",
+    "test_explain.py", "test_classic_models.py::test_sparse_bpr_learns_like_dense_bpr", "test_compress.py",
+    "test_models.py::test_fit_returns_self_and_learns_underscore_attributes",
+    "test_projection.py::test_sampled_fit_then_transform_covers_every_row",
+    "test_bad_inputs.py::test_same_seed_same_metrics", "test_index.py::test_save_load_same_neighbours",
+    "test_classic_models.py::test_bpr_fold_in_agrees_with_the_learned_user_vectors",
+    "test_models.py::test_score_shape_and_dtype[gpt]", "test_models.py::test_score_shape_and_dtype[bert]",
+    "test_sequence_models.py::test_content_init_gives_item_embeddings_from_text",
+    "test_artifacts.py::test_per_user_evaluation_is_stored_and_averages_to_the_reported_means",
+    "test_cli.py::test_module_entry_point_runs", "test_cli.py::test_train_then_recommend_reuses_the_artifact",
+    "test_projection.py::test_projection_keeps_clusters_apart",        # umap's first compile
+    "test_index.py::test_index_for_models_and_semantic_search", "test_app.py::test_missing_models_are_announced",
+    "test_app.py::test_scoreboard_shows_built_models", "test_models.py::test_recommend_one_and_batch[gpt]",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.nodeid.split("/")[-1]
+        if name.startswith("test_browser.py"):
+            item.add_marker(pytest.mark.browser)
+        elif name.startswith("test_distributed.py"):
+            item.add_marker(pytest.mark.distributed)
+        elif "app_store" in item.fixturenames or any(name.startswith(s) for s in SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)

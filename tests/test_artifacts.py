@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import numpy as np
 import pytest
@@ -111,7 +113,22 @@ def test_leftover_temporary_folders_are_ignored_and_cleaned(setup, tiny):
     leftover.mkdir()
     (leftover / "arrays.npz").write_bytes(b"junk")
     assert [m["model"] for m in store.list()] == ["pop"]
+    assert store.clean_temporary() == 0 and leftover.exists()     # young: maybe a save in progress
+    old = time.time() - 7200
+    os.utime(leftover, (old, old))
     assert store.clean_temporary() == 1 and not leftover.exists()
+
+
+def test_a_build_sweeps_old_leftovers(setup, tiny):
+    from recsys.pipeline import build_all
+
+    store, key, path, _ = setup
+    leftover = path.parent / f".tmp-{path.name}-x"
+    leftover.mkdir()
+    old = time.time() - 7200
+    os.utime(leftover, (old, old))
+    build_all(tiny, ["pop"], store=store)
+    assert not leftover.exists()
 
 
 def test_pipeline_builds_then_loads_then_rebuilds_corrupt(tiny, tmp_path):

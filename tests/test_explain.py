@@ -272,6 +272,60 @@ def test_a_list_that_follows_one_triple_says_so_once():
     assert alone is None and plain[0].startswith("Because you watched Film 3")
 
 
+def _brute_force_leaves(score_sets, item, excluded, limit):
+    """Whether any of the scored histories ranks ``item`` below ``limit``."""
+    own = score_sets[:, item]
+    s = np.where(excluded, -np.inf, score_sets)
+    return bool(((s > own[:, None]).sum(axis=1) >= limit).any())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_bound_never_rules_out_a_set_that_exists(seed):
+    # Items ranked by column sums of random terms: every set of up to 2 removals of 7 positions, tried.
+    from itertools import combinations
+
+    from recsys.explain.counterfactual import could_leave
+
+    rng = np.random.default_rng(seed)
+    terms = rng.normal(size=(7, 25)) + rng.normal(size=25)          # shared item effects: real ranks
+    excluded = np.zeros(25, bool)
+    excluded[rng.choice(25, 3, replace=False)] = True
+    sets = [c for k in (1, 2) for c in combinations(range(7), k)]
+    sums = np.stack([np.delete(terms, list(c), axis=0).sum(axis=0) for c in sets])
+    whole = np.where(excluded, -np.inf, terms.sum(axis=0))
+    for item in np.flatnonzero(~excluded):
+        limit = max(3, int((whole > whole[item]).sum()) + 1)
+        exists = _brute_force_leaves(sums, item, excluded, limit)
+        assert could_leave(terms, item, excluded, limit, 2) or not exists, \
+            f"seed {seed}, item {item}: ruled out, but a set of 2 removals exists"
+
+
+def test_content_counterfactuals_proved_impossible_are(ml100k_split):
+    # The content model ranks by a sum of per-item terms: where the search reports that no set can
+    # exist, every set of up to 2 removals is re-scored to confirm it, case by case.
+    from itertools import combinations
+
+    model = get_model("content").fit(ml100k_split.train)
+    failures, proved = [], 0
+    for user, h in _cases(ml100k_split, 3, lo=20, hi=40):
+        items = _list(model, user, h)
+        excluded = excluded_mask(model.n_items_, h)
+        for e in explain_items(model, h, items, user=user, max_removals=2):
+            fact = e.counterfactual
+            if fact.found and fact.proved_none:
+                failures.append((user, e.item, "found and proved impossible"))
+            if not fact.proved_none:
+                continue
+            proved += 1
+            sets = [c for k in (1, 2) for c in combinations(range(len(h)), k)]
+            ranks, _ = ranks_per_row(model, [np.delete(h, list(c)) for c in sets],
+                                     np.full(len(sets), e.item), excluded)
+            if (ranks > fact.cutoff).any():
+                failures.append((user, e.item, "a set exists", sets[int(np.argmax(ranks))]))
+    assert not failures, failures
+    assert proved > 0, "no case was proved impossible: the check did not run"
+
+
 def test_counterfactual_sentence():
     titles = np.array(["Wag the Dog", "Eve's Bayou", "Apostle, The", "X"], dtype=object)
     e = HistoryExplanation(0, np.array([1, 2, 3]), np.array([0.5, 0.4, 0.0]), 0, 1, "occlusion",
@@ -283,6 +337,9 @@ def test_counterfactual_sentence():
     assert counterfactual_sentence(e, titles).endswith("(the furthest it sank was #4).")
     e.counterfactual = Counterfactual(np.array([0]), False, 1, 1, 10, 10, 5)
     assert counterfactual_sentence(e, titles).endswith("(it stayed at #1).")
+    e.counterfactual = Counterfactual(np.array([0]), False, 1, 2, 10, 10, 5, proved_none=True)
+    assert counterfactual_sentence(e, titles).startswith("No set of up to 10 history items can take Wag "
+                                                         "the Dog out of the top 10")
 
 
 def test_bad_explanation_requests(models):

@@ -160,10 +160,26 @@ def content(ml100k):
     return get_model("content").fit(ml100k)
 
 
-def test_content_vectors_are_unit_length_and_cached(content, ml100k, isolated_data):
+def test_content_vectors_are_unit_length_and_cached(content, ml100k, tmp_path, monkeypatch):
+    import recsys.models.content as content_module
+
     v = content.item_embeddings()
     assert v.shape == (ml100k.n_items, 384)
     assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    calls = []
+
+    def encode(texts, **kwargs):
+        calls.append(len(texts))
+        return v
+
+    monkeypatch.setattr(content_module, "encode_texts", encode)
+    first = content_module.item_text_vectors(ml100k, cache_dir=tmp_path)
+    again = content_module.item_text_vectors(ml100k, cache_dir=tmp_path)
+    assert calls == [ml100k.n_items] and np.array_equal(again, first)   # the second call read the disk
+    # A damaged entry is recomputed, never trusted.
+    next(tmp_path.glob("text-vectors-*.npz")).write_bytes(b"not an npz")
+    assert np.array_equal(content_module.item_text_vectors(ml100k, cache_dir=tmp_path), v)
+    assert calls == [ml100k.n_items] * 2
 
 
 def test_content_similar_titles_are_close(content, ml100k):

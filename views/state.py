@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys.artifacts import ArtifactKey, ArtifactStore, data_root
+from recsys.artifacts import ArtifactKey, ArtifactStore
+from recsys.cache import data_root
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for

@@ -134,6 +134,8 @@ with st.expander("Check the explanations, item by item"):
                                        tuple(frames[model]["item"].tolist()))
         table = pd.DataFrame(rows)
         judged, holds = table["faithful (top 3)"].dropna(), table["counterfactual holds"].dropna()
+        proved = int(table.pop("none can exist").fillna(False).sum())
         st.markdown(f"**Faithful in {int(judged.sum())} of {len(judged)} cases**; a counterfactual was found "
-                    f"for {len(holds)} of {len(table)} and holds when re-scored in {int(holds.sum())}.")
+                    f"for {len(holds)} of {len(table)} and holds when re-scored in {int(holds.sum())}"
+                    + (f"; for {proved} the model's terms prove that none exists." if proved else "."))
         st.dataframe(table, hide_index=True)

@@ -186,7 +186,8 @@ def protocol_badge(split, k: int | str = 10, candidates: str = "full ranking",
 def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
                items: tuple[int, ...]) -> list[dict]:
     """The explanation check, one row per recommended item: the rank of the most-credited item's drop
-    among all single removals, and whether the counterfactual holds when re-scored now."""
+    among all single removals, whether the counterfactual holds when re-scored now, and whether the
+    model's terms prove that none can exist."""
     from recsys.explain.counterfactual import excluded_mask, ranks_per_row
     from recsys.explain.history import bind_user
     from recsys.explain.quality import single_removal_drops
@@ -208,7 +209,7 @@ def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: in
         if e.method == "none":
             rows.append({**row, "most-credited item": "—", "its removal drop ranks": "—",
                          "faithful (top 3)": None, "counterfactual": counterfactual_sentence(e, titles),
-                         "re-scored rank": None, "counterfactual holds": None})
+                         "re-scored rank": None, "counterfactual holds": None, "none can exist": None})
             continue
         check = removal_check(model, e, drops[:, j])
         fact, rank = e.counterfactual, rescored.get(e.item)
@@ -216,5 +217,6 @@ def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: in
                      "its removal drop ranks": f"{check.rank} of {len(h)}",
                      "faithful (top 3)": check.faithful_top3,
                      "counterfactual": counterfactual_sentence(e, titles), "re-scored rank": rank,
-                     "counterfactual holds": None if rank is None else rank > fact.cutoff})
+                     "counterfactual holds": None if rank is None else rank > fact.cutoff,
+                     "none can exist": fact.proved_none})
     return rows

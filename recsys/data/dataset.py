@@ -144,10 +144,6 @@ class Dataset:
             mask &= (year >= years[0]) & (year <= years[1])
         return mask
 
-    def interactions_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({"user": self.user, "item": self.item, "rating": self.rating,
-                             "timestamp": self.timestamp})
-
     def stats(self) -> dict:
         n = self.n_interactions
         activity = self.user_activity()

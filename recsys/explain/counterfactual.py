@@ -24,6 +24,7 @@ class Counterfactual:
     cutoff: int                # "out of the top cutoff"
     max_removals: int
     checked: int               # histories scored in the search
+    proved_none: bool = False  # not found, and the model's terms prove no set of max_removals would do
 
 
 def excluded_mask(n_items: int, history: np.ndarray) -> np.ndarray:
@@ -83,16 +84,19 @@ def margins(scores: np.ndarray, items: np.ndarray, excluded: np.ndarray, limits:
 
 def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, values: np.ndarray, *,
                     cutoff: int = 10, max_removals: int = 10, excluded: np.ndarray | None = None,
-                    single: np.ndarray | None = None, pool: int = 10) -> list[Counterfactual]:
+                    single: np.ndarray | None = None, pool: int = 30) -> list[Counterfactual]:
     """For each item, the smallest set found of history positions whose removal ranks it below
     ``cutoff`` (or below its own rank, when that is lower already).
 
     The search works on the item's *margin* over the best item outside the top (a removal can lower
-    the rank while raising the score, when other items rise more). 1. Remove positions in order of how
-    much each alone lowers the margin, and, separately, in the explanation's credit order; keep the
-    shortest prefix that works. 2. Failing both, a greedy search: at each step remove, of the ``pool``
-    most margin-lowering positions, the one that leaves the lowest margin. 3. Shrink the set found:
-    drop any member it does not need. Every reported rank comes from re-scoring that history.
+    the rank while raising the score, when other items rise more). 1. Remove positions in three orders
+    and keep the shortest prefix that works: by how much each alone lowers the margin, by the
+    explanation's credit, and the most recent first (sequence models read the latest items together:
+    removing the last two can change everything while each alone changes little). 2. Failing all
+    three, a greedy search: at each step remove, of the ``pool`` most margin-lowering positions, the one
+    that leaves the lowest margin. 3. Shrink the set found: drop any member it does not need. Every
+    reported rank comes from re-scoring that history. Where none is found and the model ranks by a sum
+    of per-item terms (``history_terms``), a bound decides whether any set could work (``proved_none``).
     ``single``: the model's scores for the history and for each single removal ((n + 1, n_items),
     row 0 the whole history), when the caller has them already.
     """
@@ -108,20 +112,47 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     limits = np.maximum(cutoff, before)
     margin0 = margins(full, items, excluded, limits)
     orders, pools = [], []
+    recent = np.arange(n)[::-1]
     for j, item in enumerate(items):
         drop = margin0[j] - margins(single[1:], np.full(n, item), excluded, np.full(n, limits[j]))
         by_margin = np.lexsort((-np.arange(n), -drop))
         by_credit = credit_order(values[:, j])
-        orders.append((by_margin, by_credit[values[by_credit, j] > 0]))
+        orders.append((by_margin, by_credit[values[by_credit, j] > 0], recent))
         pools.append(list(by_margin[:pool]))
     # Every stage scores the trials of all items in one batch: the model's calls are the cost.
     search = _Search(model, history, items, limits, excluded)
     removed, ranks = search.shortest_prefix(orders, max_removals)
     search.greedy(removed, ranks, pools, max_removals)
     search.shrink(removed, ranks)
-    return [Counterfactual(np.asarray(removed[j], np.int64), bool(ranks[j] > limits[j]), int(before[j]),
-                           int(ranks[j]), int(limits[j]), max_removals, int(search.checked[j] + n + 1))
+    found = ranks > limits
+    proved = np.zeros(len(items), bool)
+    if hasattr(model, "history_terms") and not found.all() and n > max_removals:
+        terms = model.history_terms(history)
+        for j in np.flatnonzero(~found):
+            proved[j] = not could_leave(terms, items[j], excluded, limits[j], max_removals)
+    return [Counterfactual(np.asarray(removed[j], np.int64), bool(found[j]), int(before[j]),
+                           int(ranks[j]), int(limits[j]), max_removals, int(search.checked[j] + n + 1),
+                           bool(proved[j]))
             for j in range(len(items))]
+
+
+def could_leave(terms: np.ndarray, item: int, excluded: np.ndarray, limit: int, max_removals: int) -> bool:
+    """False when no set of up to ``max_removals`` history positions can rank ``item`` below ``limit``,
+    for a model that ranks by the column sums of ``terms`` ((positions, n_items)).
+
+    Removing positions S lowers the item's lead over another item c by the sum over S of
+    terms[p, item] − terms[p, c] (what p gives the item more than c), so c can pass the item only if
+    the lead is smaller than the ``max_removals`` largest of those; the item leaves the top ``limit``
+    only if at least ``limit`` other items can pass it.
+    """
+    favours = terms[:, item:item + 1].astype(np.float64) - terms     # (positions, n_items)
+    lead = favours.sum(axis=0)                                        # the item's lead over each c now
+    k = min(max_removals, len(terms))
+    largest = -np.partition(-favours, k - 1, axis=0)[:k]             # the k largest per c
+    can_pass = lead - np.clip(largest, 0, None).sum(axis=0) < 0
+    can_pass[excluded] = False
+    can_pass[item] = False
+    return int(can_pass.sum()) >= limit
 
 
 def ranks_in(scores: np.ndarray, items: np.ndarray, excluded: np.ndarray) -> np.ndarray:
@@ -145,7 +176,12 @@ class _Search:
         if not trials:
             return np.zeros(0, np.int64), np.zeros(0)
         owner = np.array([j for j, _ in trials])
-        scores = self.model.score([np.delete(self.history, list(r)) for _, r in trials])
+        # Orders shared by every item (the most recent first) ask for the same histories: score each once.
+        keys = [tuple(sorted(r)) for _, r in trials]
+        unique = list(dict.fromkeys(keys))
+        row = {key: i for i, key in enumerate(unique)}
+        scores = self.model.score([np.delete(self.history, list(key)) for key in unique])
+        scores = scores[[row[key] for key in keys]]
         np.add.at(self.checked, owner, 1)
         items = self.items[owner]
         return (ranks_in(scores, items, self.excluded),

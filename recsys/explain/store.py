@@ -22,7 +22,7 @@ from recsys.progress import Progress
 LIST_LENGTH = 10
 # Raise when the explanation or the counterfactual search changes: stored explanations of another version
 # are recomputed by the next build and never shown.
-VERSION = 1
+VERSION = 2
 DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users explains the rest live
 
 
@@ -54,9 +54,9 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
     removed_lengths = np.zeros((len(users), k), np.int64)
     floats = {name: np.zeros((len(users), k)) for name in ("base", "score")}
     ints = {name: np.zeros((len(users), k), np.int64)
-            for name in ("rank", "found", "rank_before", "rank_after", "cutoff", "checked")}
+            for name in ("rank", "found", "rank_before", "rank_after", "cutoff", "checked", "proved_none")}
     checks = np.zeros(len(users), np.int64)
-    meta = {}
+    meta = {"version": VERSION}                # models that ignore the history store no method
     for r, (user, history) in enumerate(zip(users, rows)):
         history = np.asarray(history, np.int64)
         checks[r] = history_checksum(history)
@@ -84,6 +84,7 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
             ints["found"][r, j], ints["rank_before"][r, j], ints["rank_after"][r, j] = \
                 cf.found, cf.rank_before, cf.rank_after
             ints["cutoff"][r, j], ints["checked"][r, j] = cf.cutoff, cf.checked
+            ints["proved_none"][r, j] = cf.proved_none
             meta = {"version": VERSION, "method": e.method, "settings": e.settings, "max_removals": cf.max_removals,
                     "deterministic": e.error is None}
     if progress:
@@ -96,11 +97,10 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
 
 
 def is_current(arrays: dict[str, np.ndarray] | None) -> bool:
-    """Stored explanations that this code would compute the same way (an empty store counts)."""
+    """Stored explanations that this code would compute the same way."""
     if arrays is None:
         return False
-    meta = json.loads(str(arrays["meta"]))
-    return not meta or meta.get("version") == VERSION
+    return json.loads(str(arrays["meta"])).get("version") == VERSION
 
 
 class StoredExplanations:
@@ -133,7 +133,8 @@ class StoredExplanations:
         removed = a["removed"][lo_r:lo_r + int(a["removed_lengths"][r, j])]
         cf = Counterfactual(removed.copy(), bool(a["found"][r, j]), int(a["rank_before"][r, j]),
                             int(a["rank_after"][r, j]), int(a["cutoff"][r, j]),
-                            int(self.meta["max_removals"]), int(a["checked"][r, j]))
+                            int(self.meta["max_removals"]), int(a["checked"][r, j]),
+                            bool(a["proved_none"][r, j]))
         return HistoryExplanation(int(item), history, a["values"][lo:lo + n].copy(),
                                   float(a["base"][r, j]), float(a["score"][r, j]), self.meta["method"],
                                   dict(self.meta["settings"]),

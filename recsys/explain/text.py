@@ -93,6 +93,9 @@ def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
     if not fact.found:
         moved = (f"it stayed at #{fact.rank_before}" if fact.rank_after <= fact.rank_before else
                  f"the furthest it sank was #{fact.rank_after:,}")
+        if fact.proved_none:
+            return (f"No set of up to {fact.max_removals} history items can take {item} out of the top "
+                    f"{fact.cutoff}: the model's per-item terms rule it out ({moved} in the search).")
         return (f"No set of up to {fact.max_removals} history items found whose removal takes {item} out "
                 f"of the top {fact.cutoff} ({moved}).")
     names = [natural_title(titles[int(explanation.history[p])]) for p in fact.removed]

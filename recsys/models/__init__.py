@@ -8,13 +8,10 @@ from __future__ import annotations
 import importlib
 
 from recsys.models.base import Recommender
-from recsys.models.registry import (get_model, load_model, model_class, model_label, model_names,
+from recsys.models.registry import (BUILTIN, get_model, load_model, model_class, model_label, model_names,
                                     register)
 
-_CLASSES = {"Popularity": "popularity", "ItemKNN": "knn", "UserKNN": "knn", "HybridCF": "knn",
-            "EASE": "ease", "MarkovChain": "markov", "BPR": "mf", "RatingMF": "mf", "GPT": "gpt",
-            "BERT4Rec": "bert", "ContentModel": "content", "FeatureRating": "features",
-            "ProxyRecommender": "proxy"}
+_CLASSES = {entry.cls: entry.module for entry in BUILTIN.values()}
 
 __all__ = ["Recommender", *_CLASSES, "get_model", "load_model", "model_class", "model_label",
            "model_names", "register"]

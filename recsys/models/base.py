@@ -20,11 +20,11 @@ from typing import ClassVar, Sequence
 import numpy as np
 from scipy import sparse
 
+from recsys.checks import check_positive_int
 from recsys.data.dataset import Dataset
 from recsys.data.ragged import Ragged
 from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
 from recsys.io import atomic_save_npz, atomic_write_json, load_npz
-from recsys.models.checks import check_positive_int
 from recsys.progress import Progress
 from recsys.ranking import item_filter, mask_history, top_k
 
@@ -54,11 +54,16 @@ class Recommender(ABC):
     def get_params(self) -> dict:
         return {name: getattr(self, name) for name in self.param_names()}
 
-    def set_params(self, **params) -> "Recommender":
-        unknown = set(params) - set(self.param_names())
+    @classmethod
+    def check_param_names(cls, params: dict) -> None:
+        """ParameterError naming the unknown parameters and the ones the model takes."""
+        unknown = set(params) - set(cls.param_names())
         if unknown:
-            raise ParameterError(f"{self.name} has no parameter(s) {', '.join(sorted(unknown))}; "
-                                 f"it takes {', '.join(self.param_names()) or 'none'}")
+            raise ParameterError(f"{cls.name} has no parameter(s) {', '.join(sorted(unknown))}; "
+                                 f"it takes {', '.join(cls.param_names()) or 'none'}")
+
+    def set_params(self, **params) -> "Recommender":
+        self.check_param_names(params)
         for key, value in params.items():
             setattr(self, key, value)
         return self

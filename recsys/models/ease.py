@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError
-from recsys.models.checks import check_int, check_number
 from recsys.models.item_item import ItemItemRecommender
 from recsys.models.registry import register
 from recsys.progress import Progress

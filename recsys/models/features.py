@@ -15,10 +15,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError
 from recsys.models.base import RatingPredictor, Recommender
-from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
 from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
 from recsys.progress import Progress

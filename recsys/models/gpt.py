@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from recsys.models.checks import check_positive_int
+from recsys.checks import check_positive_int
 from recsys.models.registry import register
 from recsys.models.sequential import SequentialRecommender, pad
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
 from recsys.models.base import Recommender, history_matrix
-from recsys.models.checks import check_int, check_number
 from recsys.models.item_item import ItemItemRecommender
 from recsys.models.registry import register
 from recsys.progress import Progress

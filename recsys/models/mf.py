@@ -13,12 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
+from recsys.distributed import agree, data_parallel, loss_weight, shard, world_size
 from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender
-from recsys.models.checks import check_int, check_number
 from recsys.models.registry import register
-from recsys.distributed import agree, data_parallel, loss_weight, shard, world_size
 from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
                                        validation_ndcg, weighted_sample)
 from recsys.progress import Progress

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.checks import check_number
 from recsys.data.dataset import Dataset
 from recsys.models.base import Recommender
-from recsys.models.checks import check_number
 from recsys.models.registry import register
 from recsys.progress import Progress
 

@@ -1,4 +1,5 @@
-"""Models by name: ``@register("pop")`` on a class, ``get_model("pop", **params)`` to build one.
+"""Models by name: ``get_model("pop", **params)`` builds one; ``BUILTIN`` is the one table of built-in
+models (adding a model is one row here and ``@register(name)`` on its class).
 
 The built-in models' modules are imported when a model is first asked for, so listing names or reading
 artifacts' manifests does not import torch (about 2 s — most of the app's first-render time).
@@ -6,18 +7,39 @@ artifacts' manifests does not import torch (about 2 s — most of the app's firs
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from recsys.errors import ParameterError
 
+
+@dataclass(frozen=True)
+class Builtin:
+    module: str          # under recsys.models
+    cls: str             # the class, importable as recsys.models.<cls>
+    label: str           # how the app and the README name it
+    default: bool        # built by `make build` and shown by the app unless $RECLENS_MODELS says otherwise
+                         # (GPT and BERT4Rec take 2-4 minutes each on 2 cores; the rest take seconds)
+
+
 _REGISTRY: dict[str, type] = {}
-# name: (module under recsys.models, display label)
-BUILTIN = {"pop": ("popularity", "Popularity"), "itemknn": ("knn", "ItemKNN"),
-           "userknn": ("knn", "UserKNN"), "hybridcf": ("knn", "Hybrid CF"),
-           "markov": ("markov", "Markov chain"), "ease": ("ease", "EASE"), "bpr": ("mf", "MF (BPR)"),
-           "ratingmf": ("mf", "MF (ratings)"), "gpt": ("gpt", "GPT"), "bert": ("bert", "BERT4Rec"),
-           "content": ("content", "Content (MiniLM)"), "features": ("features", "Feature MLP (ratings)"),
-           "proxy": ("proxy", "Your recommendations")}
+# In the order the app lists the default models.
+BUILTIN = {
+    "pop": Builtin("popularity", "Popularity", "Popularity", True),
+    "itemknn": Builtin("knn", "ItemKNN", "ItemKNN", True),
+    "userknn": Builtin("knn", "UserKNN", "UserKNN", True),
+    "hybridcf": Builtin("knn", "HybridCF", "Hybrid CF", True),
+    "markov": Builtin("markov", "MarkovChain", "Markov chain", True),
+    "ease": Builtin("ease", "EASE", "EASE", True),
+    "bpr": Builtin("mf", "BPR", "MF (BPR)", True),
+    "ratingmf": Builtin("mf", "RatingMF", "MF (ratings)", False),
+    "features": Builtin("features", "FeatureRating", "Feature MLP (ratings)", True),
+    "content": Builtin("content", "ContentModel", "Content (MiniLM)", True),
+    "gpt": Builtin("gpt", "GPT", "GPT", True),
+    "bert": Builtin("bert", "BERT4Rec", "BERT4Rec", True),
+    "proxy": Builtin("proxy", "ProxyRecommender", "Your recommendations", False),
+}
+DEFAULT_MODELS = tuple(name for name, entry in BUILTIN.items() if entry.default)
 
 
 def register(name: str):
@@ -36,12 +58,12 @@ def model_names() -> list[str]:
 
 def model_label(name: str) -> str:
     """A model's display name ("MF (BPR)"); registered models without one show their name."""
-    return BUILTIN[name][1] if name in BUILTIN else getattr(_REGISTRY.get(name), "label", name)
+    return BUILTIN[name].label if name in BUILTIN else getattr(_REGISTRY.get(name), "label", name)
 
 
 def model_class(name: str) -> type:
     if name not in _REGISTRY and name in BUILTIN:
-        importlib.import_module(f"recsys.models.{BUILTIN[name][0]}")  # registers its models
+        importlib.import_module(f"recsys.models.{BUILTIN[name].module}")  # registers its models
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -51,10 +73,7 @@ def model_class(name: str) -> type:
 def get_model(name: str, **params):
     """A new, unfitted model; unknown parameters are refused with the list of known ones."""
     cls = model_class(name)
-    unknown = set(params) - set(cls.param_names())
-    if unknown:
-        raise ParameterError(f"{name} has no parameter(s) {', '.join(sorted(unknown))}; "
-                             f"it takes {', '.join(cls.param_names()) or 'none'}")
+    cls.check_param_names(params)
     return cls(**params)
 
 

@@ -25,12 +25,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 from safetensors.torch import save as save_safetensors
 
+from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
 from recsys.distributed import agree, data_parallel, loss_weight, shard
 from recsys.errors import ArtifactError, ParameterError
 from recsys.io import atomic_write_bytes
 from recsys.models.base import Recommender
-from recsys.models.checks import check_int, check_number
 from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
                                        validation_ndcg)
 from recsys.progress import Progress

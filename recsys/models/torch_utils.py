@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from recsys.errors import ParameterError
+from recsys.evaluate import evaluate
 
 
 def resolve_device(device: str | None = "auto") -> torch.device:
@@ -56,8 +57,6 @@ VALIDATION_USERS = 5_000
 def validation_ndcg(model, valid, train, max_users: int = VALIDATION_USERS) -> float:
     """NDCG@10 on the validation part (or a seeded sample of ``max_users`` of its users): the
     criterion every torch model stops early on."""
-    from recsys.evaluate import evaluate  # evaluate imports the models package; import at call time
-
     return evaluate(model, valid.sample(max_users, seed=0), train, k=(10,)).metrics["ndcg@10"]
 
 
