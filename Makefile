@@ -26,9 +26,9 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-# Train whatever is missing for the embedded dataset (progress bars; a no-op when up to date).
+# Train whatever is missing for the embedded dataset, or DATASET=path (progress bars; a no-op when up to date).
 build: install
-	$(PY) -m recsys build
+	$(PY) -m recsys build $(if $(DATASET),--dataset $(DATASET))
 
 run: build
 	$(PY) -m streamlit run app.py --server.port $(PORT)

@@ -14,8 +14,8 @@ import pandas as pd
 
 from recsys import __version__, distributed
 from recsys.artifacts import ArtifactStore
-from recsys.data import EMBEDDED, FORMATS, load_dataset
-from recsys.errors import ParameterError, RecsysError
+from recsys.data import EMBEDDED, FORMATS, detect_format, load_dataset
+from recsys.errors import NotApplicable, ParameterError, RecsysError
 from recsys.evaluate import evaluate, results_frame
 from recsys.io import atomic_write_json
 from recsys.models import model_names
@@ -41,7 +41,10 @@ def _parse_params(pairs: list[str]) -> dict:
 def _dataset(args):
     kwargs = {"min_user_interactions": args.min_user, "min_item_interactions": args.min_item,
               "rating_threshold": args.rating_threshold}
-    if args.format in ("csv", "parquet") or (args.dataset != EMBEDDED and Path(args.dataset).is_file()):
+    fmt = args.format
+    if fmt == "auto" and args.dataset != EMBEDDED and Path(args.dataset).is_file():
+        fmt = detect_format(args.dataset)
+    if fmt in ("csv", "parquet"):
         kwargs.update(user_col=args.user_col, item_col=args.item_col, rating_col=args.rating_col,
                       timestamp_col=args.timestamp_col, sep=args.sep, items_path=args.items)
     return load_dataset(args.dataset, format=args.format, **kwargs)
@@ -133,7 +136,11 @@ def cmd_build(args) -> int:
     """Build every default model that is missing (what `make run` does before starting the app)."""
     split = make_split(_dataset(args), args.split)
     for name in _models(args):
-        built = _build(args, name, split)
+        try:
+            built = _build(args, name, split)
+        except NotApplicable as e:     # e.g. EASE on a 50k-item catalogue: the other models still build
+            print(f"{name}: skipped: {e}")
+            continue
         print(f"{name}: {'up to date' if built.loaded else 'built'}")
     return 0
 
@@ -145,7 +152,9 @@ def parser() -> argparse.ArgumentParser:
     g = common.add_argument_group("dataset")
     g.add_argument("--dataset", default=EMBEDDED,
                    help=f"'{EMBEDDED}' (embedded, default) or a path to a dataset folder or file")
-    g.add_argument("--format", default="auto", choices=FORMATS)
+    g.add_argument("--format", default="auto", choices=FORMATS,
+                   help="recognised from the files by default; 'sequence' reads a headerless file of "
+                        "'user item' lines or one user a line ('user item1 item2 ...')")
     g.add_argument("--min-user", type=int, default=0, help="k-core: minimum interactions per user")
     g.add_argument("--min-item", type=int, default=0, help="k-core: minimum interactions per item")
     g.add_argument("--rating-threshold", type=float, default=None,

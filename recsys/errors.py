@@ -31,3 +31,8 @@ class NotFittedError(RecsysError, AttributeError):
 
 class ParameterError(RecsysError, ValueError):
     """A hyper-parameter or argument is out of range (k <= 0, a negative regularisation, ...)."""
+
+
+class NotApplicable(ParameterError):
+    """A model cannot fit this dataset (EASE over too many items, the content model without item text).
+    Raised before any training, so a build over several models skips this one and goes on."""

@@ -14,6 +14,7 @@ from conftest import make_dataset
 
 def test_embedded_ml100k_has_the_published_size(ml100k):
     assert (ml100k.n_users, ml100k.n_items, ml100k.n_interactions) == (943, 1682, 100_000)
+    assert ml100k.has_item_text                      # titles, genres and years become item text
     assert ml100k.user.dtype == np.int32 and ml100k.item.dtype == np.int32
     assert ml100k.rating.dtype == np.float32 and ml100k.timestamp.dtype == np.int64
     assert ml100k.user.min() == 0 and ml100k.user.max() == 942

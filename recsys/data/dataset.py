@@ -162,6 +162,12 @@ class Dataset:
             "last_timestamp": int(self.timestamp.max()) if n else None,
         }
 
+    @property
+    def has_item_text(self) -> bool:
+        """True when some item has a title, genres or text of its own; False for a catalogue of bare
+        ids, whose items only have the "item 1234" labels (nothing worth encoding as text)."""
+        return bool((self.items["text"] != "").any())
+
     def fingerprint(self) -> str:
         """A content hash of the interactions and id maps (16 hex chars): same data, same fingerprint."""
         if getattr(self, "_fingerprint", None) is None:
@@ -283,7 +289,8 @@ def _align_items(items: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFra
              else pd.DataFrame(index=pd.Index(item_ids)))
     table = table.copy()
     title = table["title"] if "title" in table else pd.Series(np.nan, index=table.index)
-    table["title"] = title.astype(object).where(title.notna(), [f"item {i}" for i in item_ids])
+    own_title = title.notna().to_numpy()
+    table["title"] = title.astype(object).where(own_title, [f"item {i}" for i in item_ids])
     table["title"] = table["title"].astype(str)
     table["genres"] = table["genres"].fillna("").astype(str) if "genres" in table else ""
     year = table["year"] if "year" in table else pd.Series(np.nan, index=table.index)
@@ -291,8 +298,12 @@ def _align_items(items: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFra
     extra = table["text"].fillna("").astype(str) if "text" in table else ""
     genres_text = table["genres"].str.replace("|", ", ", regex=False)
     year_text = table["year"].astype(str).where(table["year"].notna(), "")
-    text = table["title"] + ". Genres: " + genres_text + ". Year: " + year_text + ". " + extra
-    table["text"] = text.str.replace(r"(Genres: |Year: )\. ", "", regex=True).str.strip()
+    # A placeholder title ("item 1234") is a label, not text: an item without its own title, genres,
+    # year or text gets an empty text, so no model encodes strings of ids.
+    named = table["title"].where(own_title, "")
+    text = named + ". Genres: " + genres_text + ". Year: " + year_text + ". " + extra
+    table["text"] = (text.str.replace(r"(Genres: |Year: )\. ", "", regex=True)
+                     .str.replace(r"^\. ", "", regex=True).str.strip().replace(".", ""))
     other = [c for c in table.columns if c not in ITEM_COLUMNS]
     table = table[list(ITEM_COLUMNS) + other]
     table.index = pd.RangeIndex(len(item_ids), name="item")

@@ -59,7 +59,13 @@ def load_interactions(path: str | Path, *, user_col: str = "user", item_col: str
     wanted = [user_col, item_col] + [c for c, _ in optional.values() if c]
     if len(raw.columns) == 1 and len(wanted) > 1 and used_sep:
         raise DataError(f"found a single column {raw.columns[0]!r}: is the delimiter "
-                        f"{used_sep!r} right? pass sep=...", file=file)
+                        f"{used_sep!r} right? pass sep=... (--sep on the command line); a file with no "
+                        "header reads with format='sequence' (--format sequence)", file=file)
+    if not set(wanted) & set(map(str, raw.columns)) and all(
+            str(c).replace(".", "", 1).isdigit() for c in raw.columns):
+        raise DataError(f"the first line ({', '.join(map(str, raw.columns[:4]))}) is data, not column names: "
+                        "a file with no header reads with format='sequence' (--format sequence)",
+                        file=file, line=1)
     require_columns(raw, wanted, file)
     columns = {"user": user_col, "item": item_col}
     for std, (explicit, default) in optional.items():

@@ -18,7 +18,7 @@ import numpy as np
 from recsys.cache import cached_array
 from recsys.checks import check_int
 from recsys.data.dataset import Dataset
-from recsys.errors import ParameterError, RecsysError
+from recsys.errors import NotApplicable, ParameterError, RecsysError
 from recsys.models.base import Recommender
 from recsys.models.registry import register
 from recsys.progress import Progress
@@ -92,6 +92,9 @@ class ContentModel(Recommender):
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "ContentModel":
         check_int("batch_size", self.batch_size)
         _device(self.device)
+        if not train.has_item_text:
+            raise NotApplicable(f"the content model ranks by item text, and {train.name!r} has none "
+                                 "(no titles, genres or text: only item ids)")
         self.item_vectors_ = item_text_vectors(train, progress=progress)
         self.n_items_ = train.n_items
         return self

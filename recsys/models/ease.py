@@ -10,7 +10,7 @@ import numpy as np
 
 from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
-from recsys.errors import ParameterError
+from recsys.errors import NotApplicable
 from recsys.models.item_item import ItemItemRecommender
 from recsys.models.registry import register
 from recsys.progress import Progress
@@ -27,7 +27,7 @@ class EASE(ItemItemRecommender):
         check_number("l2", self.l2, strict=True)
         check_int("max_items", self.max_items)
         if train.n_items > self.max_items:
-            raise ParameterError(f"EASE needs a dense {train.n_items:,}² matrix; the catalogue is above "
+            raise NotApplicable(f"EASE needs a dense {train.n_items:,}² matrix; the catalogue is above "
                                  f"max_items={self.max_items:,} (raise it if memory allows)")
         X = train.user_item_matrix(binary=True)
         gram = (X.T @ X).toarray().astype(np.float64)

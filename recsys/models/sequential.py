@@ -264,8 +264,11 @@ class SequentialRecommender(Recommender):
     def _init_item_embeddings(self, module: SeqTransformer, train: Dataset) -> None:
         """Content fusion (``content_init``): start the item embeddings from the item-text vectors,
         reduced to ``dim`` by PCA and scaled like the random ones. Items nobody interacted with keep
-        an embedding near similar items, which is what makes them recommendable (cold start)."""
-        if not self.content_init:
+        an embedding near similar items, which is what makes them recommendable (cold start). A
+        catalogue without item text (bare ids) keeps the random start: encoding "item 1234" would
+        give every item a near-identical, meaningless vector."""
+        self.content_init_used_ = bool(self.content_init and train.has_item_text)
+        if not self.content_init_used_:
             return
         from recsys.models.content import item_text_vectors
 
