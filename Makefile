@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+API_PORT ?= 8000
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install browser build run test test-fast screenshots bench clean-artifacts
+.PHONY: install browser build run serve test test-fast screenshots bench clean-artifacts
 
 # Re-installs only when requirements.txt changes (the stamp is newer otherwise).
 $(STAMP): requirements.txt
@@ -32,6 +33,10 @@ build: install
 
 run: build
 	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+# The HTTP API over the same built models (docs at http://127.0.0.1:8000/docs).
+serve: build
+	$(PY) -m recsys serve --port $(API_PORT)
 
 test: install browser
 	$(PY) -m pytest

@@ -242,9 +242,37 @@ def distributed() -> list[str] | None:
                   "max abs. difference of the item vectors vs 1 process"], rows) + ["", source(data, "distributed")]
 
 
+def counterfactual_recall() -> list[str] | None:
+    data = load("counterfactual_recall")
+    if not data:
+        return None
+    rows = [[LABELS.get(r["model"], r["model"]), str(r["histories"]), str(r["cases"]), str(r["exist"]),
+             str(r["found"]), f"{r['recall']:.3f}", f"{r['minimal']:.3f}", f"{r['extra']:.2f}",
+             f"{r['subsets']:,}"] for r in data["results"]]
+    return table(["model", "histories", "cases", "a counterfactual exists", "search found one",
+                  "recall", "found set is smallest", "removals more than smallest",
+                  "subsets scored per history"], rows) + ["", source(data, "counterfactual_recall")]
+
+
+def api() -> list[str] | None:
+    data = load("api")
+    if not data:
+        return None
+    rows = [[LABELS.get(r["model"], r["model"]), "yes" if r["explain"] else "no", str(r["clients"]),
+             num(r["p50_ms"], 1), num(r["p99_ms"], 1), f"{r['rps']:,.0f}", f"{r['errors']:,} of {r['requests']:,}"]
+            for r in data["results"]]
+    workers = data.get("workers", 1)
+    note = (f"Server: one process, {workers} worker{'s' * (workers > 1)}; resident memory "
+            f"{data['server_rss_mib_loaded']:,.0f} MiB with the three models loaded, "
+            f"{data['server_rss_mib_after']:,.0f} MiB after the run. {data['seconds_per_cell']:.0f} s per row.")
+    return table(["model", "explain", "concurrent clients", "p50 ms", "p99 ms", "requests / s", "errors"],
+                 rows) + ["", note, "", source(data, "api")]
+
+
 TABLES = {"quality": quality, "rating": rating, "explain_quality": explain_quality,
           "explain_methods": explain_methods, "app": app, "index": index,
-          "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed}
+          "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed,
+          "counterfactual_recall": counterfactual_recall, "api": api}
 BLOCK = re.compile(r"(<!-- bench:(\w+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
 
 

@@ -145,6 +145,16 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """Serve the API until interrupted (docs at http://HOST:PORT/docs)."""
+    from recsys.api import serve
+
+    if not 1 <= args.port <= 65535 or args.workers < 1:
+        raise ParameterError("--port must be 1..65535 and --workers at least 1")
+    serve(host=args.host, port=args.port, workers=args.workers, dataset=args.dataset)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m recsys", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"recsys {__version__}")
@@ -194,6 +204,14 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(fn=cmd_recommend)
     sub.add_parser("build", parents=[common, model], help="build every missing default model"
                    ).set_defaults(fn=cmd_build)
+    s = sub.add_parser("serve", help="the HTTP API over the built models (FastAPI + uvicorn; never trains)")
+    s.add_argument("--dataset", default=None,
+                   help=f"the dataset of requests that name none: '{EMBEDDED}' (default) or a folder name "
+                        "under data/datasets/")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="server processes (each loads the models)")
+    s.set_defaults(fn=cmd_serve)
     return p
 
 

@@ -57,15 +57,17 @@ def rerank(items: np.ndarray, scores: np.ndarray, k: int, *, vectors: np.ndarray
 
 def recommend_reranked(model, history, k: int = 10, *, users=None, lam: float = 1.0,
                        vectors: np.ndarray | None = None, popularity: np.ndarray | None = None,
-                       popularity_penalty: float = 0.0, pool: int | None = None
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       popularity_penalty: float = 0.0, pool: int | None = None, exclude=None,
+                       allowed=None) -> tuple[np.ndarray, np.ndarray]:
     """A model's top-``k`` for one history, re-ranked from its top ``pool`` candidates (default 5·k,
     at least 50). Returns the items and the model's own scores for them; with ``lam=1`` and no
-    penalty it is exactly ``model.recommend``."""
+    penalty it is exactly ``model.recommend``. ``exclude`` / ``allowed`` filter the candidates as in
+    ``recommend``."""
     check_positive_int("k", k)
     if lam >= 1.0 and not popularity_penalty:
-        return model.recommend(history, k=k, users=users)
-    candidates, scores = model.recommend(history, k=pool or max(5 * k, 50), users=users)
+        return model.recommend(history, k=k, users=users, exclude=exclude, allowed=allowed)
+    candidates, scores = model.recommend(history, k=pool or max(5 * k, 50), users=users,
+                                         exclude=exclude, allowed=allowed)
     items, _ = rerank(candidates, scores, k, vectors=vectors, lam=lam, popularity=popularity,
                       popularity_penalty=popularity_penalty)
     by_item = dict(zip(candidates.tolist(), scores.tolist()))

@@ -24,7 +24,8 @@ LAYERS = [
     ["recsys.models"],
     ["recsys.artifacts", "recsys.explain", "recsys.index", "recsys.projection", "recsys.rerank",
      "recsys.compare", "recsys.compress"],
-    ["recsys.pipeline"],
+    ["recsys.pipeline", "recsys.service"],
+    ["recsys.api"],
     ["recsys.cli", "recsys.__main__"],
 ]
 LAYER = {part: i for i, parts in enumerate(LAYERS) for part in parts}

@@ -8,7 +8,6 @@ when a user asks for it.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import tempfile
@@ -20,44 +19,24 @@ import pandas as pd
 import streamlit as st
 
 from recsys.artifacts import ArtifactKey, ArtifactStore
-from recsys.cache import data_root
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
 from recsys.models import Recommender, get_model, model_names, registry
 from recsys.pipeline import build_model, default_models
+from recsys.service import (BUILD_COMMAND, UPLOAD_LIMIT_MB, artifact_of, dataset_choices, dataset_source,
+                            datasets_dir, store_recommendations, test_rows)
 from recsys.split import Split, make_split
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_KEY, MODELS_KEY, USER_KEY = "dataset", "models", "user"
 PREFERRED = ("gpt", "bert", "bpr")  # the side-by-side the app is about, when they are built
-UPLOAD_LIMIT_MB = 50
-BUILD_COMMAND = "make build   (or: .venv/bin/python -m recsys build)"
 
 
 # -- datasets -------------------------------------------------------------------------------------------
-def datasets_dir() -> Path:
-    return data_root() / "datasets"
-
-
-def dataset_choices() -> list[str]:
-    """The embedded dataset, then every folder under data/datasets/ (MovieLens, RecBole or uploaded)."""
-    folder = datasets_dir()
-    found = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if folder.is_dir() else []
-    return [EMBEDDED] + found
-
-
-def _dataset_source(name: str) -> str:
-    # Only listed names are accepted, so a URL or a widget value cannot point outside data/.
-    if name not in dataset_choices():
-        raise DataError(f"unknown dataset {name!r}")
-    return EMBEDDED if name == EMBEDDED else str(datasets_dir() / name)
-
-
 @st.cache_resource(show_spinner="Loading dataset…")
 def get_dataset(name: str) -> Dataset:
-    return load_dataset(_dataset_source(name))
+    return load_dataset(dataset_source(name))
 
 
 @st.cache_resource(show_spinner="Splitting…")
@@ -91,17 +70,8 @@ def add_uploaded_dataset(name: str, data: bytes) -> Dataset:
 def add_recommendations_file(dataset: str, data: bytes, filename: str):
     """Store an uploaded recommendations file under data/recommendations/ and build the "proxy" model
     from it (evaluated with the app's protocol). DataError says what is wrong; nothing is kept then."""
-    if len(data) > UPLOAD_LIMIT_MB * 2**20:
-        raise DataError(f"the file is {len(data) / 2**20:.0f} MB; uploads are limited to {UPLOAD_LIMIT_MB} MB")
-    folder = data_root() / "recommendations"
-    folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(data).hexdigest()[:12]
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", Path(filename).stem)[:40] or "recommendations"
-    path = folder / f"{stem}-{digest}.csv"  # the content names the file: the same upload is one file
-    tmp = folder / f".{path.name}.tmp"
-    tmp.write_bytes(data)
+    path = store_recommendations(data, filename)
     try:
-        tmp.replace(path)
         built = build_model("proxy", get_split(dataset), params={"path": str(path)})
     except BaseException:
         path.unlink(missing_ok=True)
@@ -142,15 +112,8 @@ def _artifact(dataset: str, model: str, protocol: str = "loo"):
 
     Read from the manifests alone, so listing what is built imports no model code (no torch).
     """
-    split = get_split(dataset, protocol)
-    candidates = [m for m in _manifests(split.train.fingerprint())
-                  if m.get("model") == model and m.get("config_hash")]
-    if not candidates:
-        return None, None
-    # Default parameters first, then the newest (list() is newest first).
-    best = min(candidates, key=lambda m: m.get("changed_params", {"?": None}) != {})
-    path = Path(best["path"]) / "manifest.json"
-    return ArtifactKey(split.train.fingerprint(), model, best["config_hash"]), path.stat().st_mtime_ns
+    fingerprint = get_split(dataset, protocol).train.fingerprint()
+    return artifact_of(ArtifactStore(), fingerprint, model, _manifests(fingerprint))
 
 
 def _manifests(fingerprint: str) -> list[dict]:
@@ -307,8 +270,7 @@ class UserContext:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _user_rows(dataset: str, protocol: str = "loo") -> dict[int, int]:
-    split = get_split(dataset, protocol)
-    return {int(u): j for j, u in enumerate(split.test.users)}
+    return test_rows(get_split(dataset, protocol))
 
 
 def user_context(dataset: str, user: int, protocol: str = "loo") -> UserContext:

@@ -18,6 +18,7 @@ import streamlit as st
 from views import state
 from recsys.explain import (HistoryExplanation, counterfactual_sentence, explain_items, list_reasons,
                             natural_title, removal_check)
+from recsys.explain.store import stored_or_live
 from recsys.rerank import recommend_reranked
 
 PRIMARY = "#5b4bdb"  # .streamlit/config.toml's primaryColor
@@ -90,19 +91,10 @@ def explanations(dataset: str, model_name: str, history: tuple[int, ...], user: 
     history, items, method) and kept in memory."""
     stored = state.stored_explanations(dataset, model_name) if method is None and user is not None \
         else None
-    found = {}
-    if stored is not None:
-        h = np.asarray(history, np.int64)
-        for item in items:
-            e = stored.get(user, h, item)
-            if e is not None:
-                found[int(item)] = e
-    missing = tuple(int(i) for i in items if int(i) not in found)
-    if missing:
-        live = _live_explanations(dataset, model_name, state.artifact_version(dataset, model_name),
-                                  history, user, missing, method)
-        found.update({e.item: e for e in live})
-    return [found[int(i)] for i in items]
+    version = state.artifact_version(dataset, model_name)
+    return stored_or_live(stored, np.asarray(history, np.int64), user, list(items),
+                          lambda missing: _live_explanations(dataset, model_name, version, history, user,
+                                                             missing, method))
 
 
 @st.cache_data(show_spinner="Explaining…", max_entries=256)

@@ -146,3 +146,20 @@ def _starts(lengths: np.ndarray) -> np.ndarray:
     """Where each (user, item) entry of a ragged column begins, from the entries' lengths."""
     flat = lengths.ravel()
     return np.concatenate([[0], np.cumsum(flat)[:-1]]).astype(np.int64).reshape(lengths.shape)
+
+
+def stored_or_live(stored: StoredExplanations | None, history: np.ndarray, user: int | None,
+                   items: list[int], live) -> list[HistoryExplanation]:
+    """Each item's explanation: the stored one where it was stored for this user and exactly this
+    history, else from ``live(missing_items)`` (one call for all the missing items, so that the
+    counterfactual search batches them)."""
+    found = {}
+    if stored is not None and user is not None:
+        for item in items:
+            e = stored.get(user, history, item)
+            if e is not None:
+                found[int(item)] = e
+    missing = tuple(int(i) for i in items if int(i) not in found)
+    if missing:
+        found.update({e.item: e for e in live(missing)})
+    return [found[int(i)] for i in items]
