@@ -16,6 +16,7 @@ import numpy as np
 from common import print_table, write_results
 
 from recsys.data import load_dataset
+from recsys.errors import NotApplicable
 from recsys.evaluate import evaluate
 from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
@@ -34,12 +35,8 @@ VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]
 
 
-def resolve(label: str) -> tuple[str, dict]:
-    return VARIANTS.get(label, (label, {}))
-
-
-def seeded(label: str) -> bool:
-    return "seed" in model_class(resolve(label)[0]).param_names()
+def seeded(label: str, variants: dict | None = None) -> bool:
+    return "seed" in model_class((variants or VARIANTS).get(label, (label, {}))[0]).param_names()
 
 
 def recommend_latency_ms(model, split, users: int = 100) -> tuple[float, float]:
@@ -53,16 +50,24 @@ def recommend_latency_ms(model, split, users: int = 100) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def run_ranking(names, seeds: int) -> list[dict]:
-    split = leave_one_out(load_dataset())
+def run_ranking(names, seeds: int, split=None, variants: dict | None = None) -> list[dict]:
+    """Fit, evaluate and time each model (seeded ones once per seed) on ``split`` (ml-100k's
+    leave-one-out by default). A model that cannot fit the dataset (``NotApplicable``) gets a row that
+    says why instead of numbers."""
+    split = split or leave_one_out(load_dataset())
     rows = []
     for name in names:
-        runs = []
-        model_name, base_params = resolve(name)
-        for seed in range(seeds if seeded(name) else 1):
-            params = {**base_params, **({"seed": seed} if seeded(name) else {})}
+        runs, skipped = [], None
+        model_name, base_params = (variants or VARIANTS).get(name, (name, {}))
+        for seed in range(seeds if seeded(name, variants) else 1):
+            params = {**base_params, **({"seed": seed} if seeded(name, variants) else {})}
             start = time.perf_counter()
-            model = get_model(model_name, **params).fit(split.train, valid=split.valid)
+            try:
+                model = get_model(model_name, **params).fit(split.train, valid=split.valid)
+            except NotApplicable as e:
+                skipped = str(e)
+                print(f"  {name}: skipped: {skipped}", flush=True)
+                break
             fit = time.perf_counter() - start
             result = evaluate(model, split.test, split.train, k=(10,))
             history = getattr(model, "history_", [])
@@ -75,6 +80,9 @@ def run_ranking(names, seeds: int) -> list[dict]:
                                    for r in history]})
             print(f"  {name} seed {params.get('seed', '-')}: ndcg@10 {result.metrics['ndcg@10']:.4f} "
                   f"in {fit:.1f} s", flush=True)
+        if not runs:
+            rows.append({"model": name, "params": base_params, "runs": 0, "skipped": skipped})
+            continue
         row = {"model": name, "params": base_params, "runs": len(runs)}
         for key in runs[0]:
             if key == "curve":

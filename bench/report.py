@@ -254,6 +254,29 @@ def counterfactual_recall() -> list[str] | None:
                   "subsets scored per history"], rows) + ["", source(data, "counterfactual_recall")]
 
 
+def catalogue() -> list[str] | None:
+    data = load("catalogue-beauty")
+    if not data:
+        return None
+    rows = []
+    for r in data["ranking"]:
+        label = LABELS.get(r["model"], r["model"])
+        if r.get("skipped"):
+            rows.append([label, "", "", "", f"does not apply: {r['skipped']}"])
+            continue
+        runs = f"mean of {r['runs']} seeds" if r["runs"] > 1 else ""
+        rows.append([label, f"{r['ndcg@10']:.4f}", f"{r['hr@10']:.4f}", seconds(r["fit_s"]), runs])
+    for r in (data.get("published") or {}).get("rows", []):
+        rows.append([f"{r['model']} (published)", f"{r['ndcg@10']:.4f}", f"{r['hr@10']:.4f}",
+                     f"{r['fit_s']:,} s on a GPU", ""])
+    stats = data["stats"]
+    note = (f"{stats['users']:,} users, {stats['items']:,} items, {stats['interactions']:,} interactions; "
+            f"{data['test_users']:,} test users; {data['protocol']}. Published: "
+            f"{(data.get('published') or {}).get('source', '')}.")
+    return table(["model", "NDCG@10", "HR@10", "fit", "note"], rows) + ["", note, "",
+                                                                         source(data, "catalogue-beauty")]
+
+
 def api() -> list[str] | None:
     data = load("api")
     if not data:
@@ -272,7 +295,7 @@ def api() -> list[str] | None:
 TABLES = {"quality": quality, "rating": rating, "explain_quality": explain_quality,
           "explain_methods": explain_methods, "app": app, "index": index,
           "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed,
-          "counterfactual_recall": counterfactual_recall, "api": api}
+          "counterfactual_recall": counterfactual_recall, "api": api, "catalogue": catalogue}
 BLOCK = re.compile(r"(<!-- bench:(\w+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
 
 

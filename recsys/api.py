@@ -166,10 +166,12 @@ class Batcher:
                                               np.array([u for _, u, _ in part]) if known else None)
                 except Exception as e:          # every waiting request gets the error, none hangs
                     for _, _, future in part:
-                        future.set_exception(e)
+                        if not future.done():
+                            future.set_exception(e)
                     continue
                 for (_, _, future), row in zip(part, scores):
-                    future.set_result(row)
+                    if not future.done():       # a client that hung up cancelled its request
+                        future.set_result(row)
 
 
 class Api:
@@ -430,10 +432,11 @@ def create_app(workspace: Workspace | None = None, default_dataset: str | None =
         import torch
 
         torch.set_num_threads(int(threads))
-    app = FastAPI(title="RecLens API", version=__version__,
+    app = FastAPI(title="RecLens API", version=__version__, docs_url=None, redoc_url=None,
                   description="Recommendations, similar items, search and explanations from every model "
                               "RecLens has built. Ids are the dataset's raw ids.")
     started = time.time()
+    _offline_docs(app)
 
     @app.exception_handler(RecsysError)
     async def _recsys_error(request: Request, error: RecsysError):
@@ -509,6 +512,26 @@ def create_app(workspace: Workspace | None = None, default_dataset: str | None =
         return JSONResponse(api.evaluate(api.resolve(r)))
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """The interactive docs at /docs from Swagger UI files installed with the package (swagger-ui-py):
+    FastAPI's default page loads them from a CDN, which an offline machine cannot reach."""
+    from pathlib import Path
+
+    import swagger_ui
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/docs-assets", StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"),
+              name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="RecLens API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, dataset: str | None = None,

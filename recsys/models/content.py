@@ -93,7 +93,7 @@ class ContentModel(Recommender):
         check_int("batch_size", self.batch_size)
         _device(self.device)
         if not train.has_item_text:
-            raise NotApplicable(f"the content model ranks by item text, and {train.name!r} has none "
+            raise NotApplicable(f"the content model ranks by item text, and {train.name.split('/')[0]!r} has none "
                                  "(no titles, genres or text: only item ids)")
         self.item_vectors_ = item_text_vectors(train, progress=progress)
         self.n_items_ = train.n_items
