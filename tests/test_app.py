@@ -184,3 +184,21 @@ def test_the_app_starts_without_importing_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_a_catalogue_without_text_says_search_is_off(isolated_data):
+    # A SASRec-style sequence file (bare ids) under data/datasets/: no "Build content" offer that
+    # would only refuse; the page says why search is off.
+    folder = isolated_data / "datasets" / "seq"
+    folder.mkdir(parents=True)
+    (folder / "seq.txt").write_text("".join(f"{u} {(u * 7 + s) % 40 + 1}\n" for u in range(1, 60)
+                                            for s in range(6)))
+    at = app()
+    at.query_params["dataset"] = "seq"
+    at.run()
+    at.switch_page("views/items.py").run()
+    assert not at.exception and not at.error
+    info = [i.value for i in at.info]
+    assert any("Search by description is off: seq has no item text" in v for v in info), info
+    assert not any("semantic search" in v for v in info), info
+    assert "Build content" not in [b.label for b in at.button]

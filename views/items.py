@@ -21,7 +21,11 @@ def table(items: np.ndarray, similarity: np.ndarray) -> pd.DataFrame:
 
 
 st.subheader("Search by description")
-if "content" not in built:
+if not ds.has_item_text:
+    st.info(f"Search by description is off: {name} has no item text — no titles, genres or descriptions, "
+            "only item ids — so there is nothing to match a query against. Similar items below come from "
+            "the models' own item vectors.", icon=":material/search_off:")
+elif "content" not in built:
     state.offer_build(name, ["content"], "semantic search", key="build-content")
 else:
     query = st.text_input("Describe what you are looking for",
@@ -44,7 +48,8 @@ titles = ds.items["title"].to_numpy()
 popular = int(np.argmax(ds.item_popularity()))
 a, b = st.columns(2)
 item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item",
-                   format_func=lambda i: f"{titles[i]} ({ds.items['year'].iloc[i]})")
+                   format_func=lambda i: f"{titles[i]}" + (f" ({ds.items['year'].iloc[i]})"
+                                                             if pd.notna(ds.items["year"].iloc[i]) else ""))
 models = b.multiselect("Models", with_vectors, default=[m for m in state.current_models()
                                                         if m in with_vectors] or with_vectors[:3],
                        format_func=state.model_label, key="items-models")
