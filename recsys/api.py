@@ -316,15 +316,13 @@ class Api:
         return {i: r for i, r in zip(ds.item[mask].tolist(), ds.rating[mask].tolist()) if i in seen}
 
     def explanation(self, r: ExplainRequest) -> dict:
-        from recsys.explain import counterfactual_sentence, list_reasons
+        from recsys.explain import available_methods, counterfactual_sentence, list_reasons
 
-        ds, _ = self.dataset(r.dataset), self.model(r.dataset, r.model)
+        ds, model = self.dataset(r.dataset), self.model(r.dataset, r.model)
         history, user = self.target(r.dataset, r)
         item = self.ids(r.dataset, "item")(r.item)
         if r.method is not None:
-            from recsys.explain import available_methods
-
-            names = available_methods(self.model(r.dataset, r.model))
+            names = available_methods(model)
             if r.method not in names:
                 raise ParameterError(f"{r.model} cannot be explained by {r.method}; it offers "
                                      f"{', '.join(names)}")
