@@ -27,9 +27,11 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM)
 
-# Train whatever is missing for the embedded dataset, or DATASET=path (progress bars; a no-op when up to date).
+# Train whatever is missing for the embedded dataset, or DATASET=path; MODELS=gpt,bpr for only those
+# (progress bars; a no-op when up to date).
+comma := ,
 build: install
-	$(PY) -m recsys build $(if $(DATASET),--dataset $(DATASET))
+	$(PY) -m recsys build $(if $(DATASET),--dataset $(DATASET)) $(foreach m,$(subst $(comma), ,$(MODELS)),--model $(m))
 
 run: build
 	$(PY) -m streamlit run app.py --server.port $(PORT)

@@ -36,6 +36,11 @@ PUBLISHED = {
 DEFAULT_MODELS = "pop,markov,itemknn,userknn,ease,bpr,content,gpt,bert"
 
 
+def _models_of(command: str) -> list[str]:
+    words = command.split()
+    return words[words.index("--models") + 1].split(",") if "--models" in words[:-1] else []
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, help="path to the catalogue (file or folder)")
@@ -69,7 +74,8 @@ def main() -> None:
         old = json.loads((RESULTS / f"{name}.json").read_text())
         done = {r["model"] for r in rows}
         rows = [r for r in old["ranking"] if r["model"] not in done] + rows
-        commands = old.get("commands", []) + commands
+        # A command whose every model has been re-run no longer produced any row: drop it.
+        commands = [c for c in old.get("commands", []) if not set(_models_of(c)) <= done] + commands
     write_results(name, {
         "dataset": dataset.name, "stats": dataset.stats(), "test_users": len(split.test),
         "protocol": "leave-one-out by time, full ranking, seen items excluded", "ranking": rows,

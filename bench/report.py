@@ -264,8 +264,12 @@ def catalogue() -> list[str] | None:
         if r.get("skipped"):
             rows.append([label, "", "", "", f"does not apply: {r['skipped']}"])
             continue
-        runs = f"mean of {r['runs']} seeds" if r["runs"] > 1 else ""
-        rows.append([label, f"{r['ndcg@10']:.4f}", f"{r['hr@10']:.4f}", seconds(r["fit_s"]), runs])
+        notes = [f"mean of {r['runs']} seeds" if r["runs"] > 1 else "",
+                 f"{r['epochs']:.0f} epochs" if r.get("epochs") else "",
+                 f"{r['params']['max_seconds'] / 60:.0f}-minute budget"
+                 if (r.get("params") or {}).get("max_seconds") else ""]
+        rows.append([label, f"{r['ndcg@10']:.4f}", f"{r['hr@10']:.4f}", seconds(r["fit_s"]),
+                     ", ".join(n for n in notes if n)])
     for r in (data.get("published") or {}).get("rows", []):
         rows.append([f"{r['model']} (published)", f"{r['ndcg@10']:.4f}", f"{r['hr@10']:.4f}",
                      f"{r['fit_s']:,} s on a GPU", ""])

@@ -40,6 +40,23 @@ def item_filter(n_items: int, exclude=None, allowed=None) -> np.ndarray | None:
     return mask
 
 
+# Above this many scores the selection runs in torch: its top-k is multi-threaded and about 18× faster
+# than np.argpartition (validating on 5,000 users × 54.5k items took 6 s of a 10 s evaluation). Below
+# it numpy is quick enough, and pages that never load torch do not pay for importing it.
+TORCH_TOPK_ABOVE = 2_000_000
+
+
+def _largest(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's k largest scores, in no particular order (ties broken arbitrarily)."""
+    if scores.size > TORCH_TOPK_ABOVE and scores.dtype in (np.float32, np.float64):
+        import torch
+
+        t = torch.from_numpy(np.ascontiguousarray(scores))
+        if not torch.isnan(t).any():  # torch ranks NaN first, numpy last: keep numpy's order for NaN
+            return t.topk(k, dim=1, sorted=False).indices.numpy()
+    return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+
+
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best items per row, best first; equal scores go to the smaller item id.
 
@@ -49,7 +66,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n, m = scores.shape
     k = min(k, m)
     if k < m:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        part = _largest(scores, k)
         # argpartition picks arbitrarily among items tied with the k-th score; rows where such a tie
         # crosses the cut are re-ranked in full so that the smaller ids win.
         kth = np.take_along_axis(scores, part, axis=1).min(axis=1)

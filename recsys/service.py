@@ -20,10 +20,9 @@ from recsys.artifacts import ArtifactKey, ArtifactStore
 from recsys.cache import data_root
 from recsys.data import EMBEDDED, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError
-from recsys.models import Recommender, model_names
+from recsys.models import Recommender, get_model, model_names
 from recsys.split import Split, make_split
 
-BUILD_COMMAND = "make build   (or: .venv/bin/python -m recsys build)"
 UPLOAD_LIMIT_MB = 50
 
 
@@ -47,6 +46,33 @@ def dataset_source(name: str, root: Path | None = None) -> str:
     if name not in dataset_choices(root):
         raise DataError(f"unknown dataset {name!r}; known: {', '.join(dataset_choices(root))}")
     return EMBEDDED if name == EMBEDDED else str(datasets_dir(root) / name)
+
+
+def build_command(name: str, models: list[str] | tuple[str, ...] = (), root: Path | None = None) -> str:
+    """The shell command that builds ``models`` (default: every missing default model) for a listed
+    dataset, as the pages and the API's "not built" messages show it."""
+    words = ["make build"]
+    if name != EMBEDDED:
+        source = Path(dataset_source(name, root))
+        try:
+            source = source.relative_to(Path.cwd())
+        except ValueError:
+            pass
+        words.append(f"DATASET={source}")
+    if models:
+        words.append(f"MODELS={','.join(models)}")
+    return " ".join(words)
+
+
+def not_applicable(train: Dataset, models) -> dict[str, str]:
+    """Of ``models`` (names), those that cannot learn from ``train``, each with the one-line reason
+    (EASE on a 54k-item catalogue, the content model without item text). Nothing is trained."""
+    reasons = {}
+    for name in models:
+        why = get_model(name).not_applicable(train)
+        if why:
+            reasons[name] = why
+    return reasons
 
 
 # -- artifacts ----------------------------------------------------------------------------------------
@@ -164,8 +190,8 @@ class Workspace:
             raise DataError(f"unknown model {model!r}; known: {', '.join(model_names())}")
         key, stamp = self.artifact(name, model)
         if key is None or self.manifest(name, model) is None:
-            raise ArtifactError(f"{model} is not built for {name}: run {BUILD_COMMAND}"
-                                + ("" if name == EMBEDDED else f" with --dataset {name}"))
+            raise ArtifactError(f"{model} is not built for {name}: run "
+                                f"{build_command(name, [model], self.root)}")
         return self._cached(("model", key, stamp), lambda: self.store.load(key))
 
     def stored_explanations(self, name: str, model: str):

@@ -202,3 +202,23 @@ def test_a_catalogue_without_text_says_search_is_off(isolated_data):
     assert any("Search by description is off: seq has no item text" in v for v in info), info
     assert not any("semantic search" in v for v in info), info
     assert "Build content" not in [b.label for b in at.button]
+
+
+def test_models_that_do_not_apply_say_why_instead_of_offering_a_build(isolated_data, monkeypatch):
+    # The content model needs item text; a bare-id sequence file has none. The scoreboard's offer
+    # names the build command for this dataset and leaves the content model out of it.
+    monkeypatch.setenv("RECLENS_MODELS", "pop,content")
+    folder = isolated_data / "datasets" / "seq"
+    folder.mkdir(parents=True)
+    (folder / "seq.txt").write_text("".join(f"{u} {(u * 7 + s) % 40 + 1}\n" for u in range(1, 60)
+                                            for s in range(6)))
+    at = app()
+    at.query_params["dataset"] = "seq"
+    at.run()
+    assert not at.exception and not at.error
+    info = [i.value for i in at.info]
+    assert any("Content (MiniLM) does not apply to this dataset: the content model ranks by item text"
+               in v for v in info), info
+    offer = next(v for v in info if "Not built yet" in v)
+    assert "DATASET=" in offer and "seq" in offer, offer
+    assert "Content" not in offer.split("Build them")[0], offer

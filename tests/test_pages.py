@@ -197,7 +197,10 @@ def test_evaluation_per_user_comparison_links_to_users():
     at.selectbox(key="ev-b").set_value("itemknn").run()
     assert any("Wilcoxon signed-rank test: p =" in c.value for c in at.caption)
     worst = at.dataframe[-1].value
-    assert len(worst) == 12 and worst["open"].str.startswith("/users?user=").all()
+    # The link names the dataset: without it the Users page would open the default dataset, where the
+    # same numeric id is another person.
+    assert len(worst) == 12 and worst["open"].str.startswith("/users?dataset=ml-100k&user=").all()
+    assert worst["open"].str.endswith("&models=markov%2Citemknn").all()
     assert (worst["difference"].abs().diff().dropna() <= 1e-12).all()  # largest first
 
 

@@ -111,9 +111,32 @@ def test_fine_tuning_continues_from_a_trained_model(cycle):
     # Pre-train on all users, fine-tune briefly on a few: it starts far better than from scratch.
     pretrained = get_model("gpt", **SMALL, lr=1e-2, epochs=20).fit(cycle)
     few = cycle.subset(cycle.user < 5)
-    scratch = get_model("gpt", **SMALL, lr=1e-2, epochs=2).fit(few)
-    tuned = get_model("gpt", **SMALL, lr=1e-2, epochs=2).fit(few, init_from=pretrained)
+    scratch = get_model("gpt", **SMALL, lr=1e-2, epochs=2, cooc_init=False).fit(few)
+    tuned = get_model("gpt", **SMALL, lr=1e-2, epochs=2, cooc_init=False).fit(few, init_from=pretrained)
+    assert tuned.item_init_ == "warm start" and scratch.item_init_ == "random"
     assert hr_at_1(tuned, cycle) > hr_at_1(scratch, cycle) + 0.3
+
+
+def test_the_co_occurrence_start_gives_a_head_start(cycle):
+    # Five users, one epoch: from random item vectors GPT has barely begun (0.35 when written); started
+    # from the co-occurrence embedding (neighbours on the cycle get nearby vectors) it already follows
+    # the cycle (0.8).
+    few = cycle.subset(cycle.user < 5)
+    random_start = get_model("gpt", **SMALL, lr=1e-2, epochs=1, cooc_init=False).fit(few)
+    cooc_start = get_model("gpt", **SMALL, lr=1e-2, epochs=1).fit(few)
+    assert cooc_start.item_init_ == "co-occurrence"
+    assert hr_at_1(cooc_start, cycle) >= 0.7 and hr_at_1(random_start, cycle) <= 0.5
+
+
+def test_co_occurrence_vectors_put_neighbours_close(cycle):
+    from recsys.models.sequential import cooccurrence_vectors
+
+    vectors = cooccurrence_vectors(cycle, 8)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    for item in range(20):
+        nearest = set(np.argsort(-similarity[item])[1:3].tolist())
+        assert nearest == {(item - 1) % 20, (item + 1) % 20}, (item, nearest)
 
 
 def test_init_from_must_match(cycle, tiny):
@@ -200,3 +223,13 @@ def test_content_recommends_from_the_history_text(content, ml100k):
     assert query.shape == (384,)
     with pytest.raises(ParameterError):
         content.encode_query("   ")
+
+
+def test_batches_are_small_for_short_histories_only():
+    from recsys.models.sequential import auto_batch_size
+
+    short = make_dataset([(u, (u + s) % 50, 5, s) for u in range(30) for s in range(6)])
+    long = make_dataset([(u, (u + s) % 50, 5, s) for u in range(30) for s in range(40)])
+    assert auto_batch_size(short) == 128 and auto_batch_size(long) == 512
+    assert get_model("gpt", **SMALL, epochs=1).fit(short).batch_size_ == 128
+    assert get_model("gpt", **SMALL, epochs=1, batch_size=7).fit(short).batch_size_ == 7

@@ -1,5 +1,7 @@
 """Evaluation: every built model's test metrics, segments by user activity and item popularity, and a
 paired bootstrap comparison of two models."""
+from urllib.parse import urlencode
+
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -144,7 +146,11 @@ fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line={"dash": "dot", "col
 fig.update_layout(height=450)
 left.plotly_chart(fig)
 worst = disagreements(users, a_values, b_values, n=12)
-worst.insert(0, "open", [f"/users?user={ds.user_ids[u]}&models={first},{second}" for u in worst["user"]])
+# The dataset goes into the link too: without it the Users page opens the default dataset, where the
+# same numeric id is another person.
+pair = f"{first},{second}"
+worst.insert(0, "open", [f"/users?{urlencode({'dataset': name, 'user': ds.user_ids[u], 'models': pair})}"
+                         for u in worst["user"]])
 worst["user"] = ds.user_ids[worst["user"]].astype(str)
 worst = worst.rename(columns={"a": labels[first], "b": labels[second]})
 with right:

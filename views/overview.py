@@ -42,7 +42,7 @@ right.plotly_chart(fig)
 st.subheader("Model scoreboard")
 widgets.protocol_badge(state.get_split(name), "10 and 20")
 board = state.scoreboard(name)
-missing = state.missing_models(name)
+unbuilt = state.unbuilt_models(name)
 if not board.empty:
     if "ndcg@10" in board.columns:
         board = board.sort_values("ndcg@10", ascending=False)
@@ -51,12 +51,8 @@ if not board.empty:
     st.dataframe(board[shown].style.format(precision=4, na_rep=""))
     st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                        mime="text/csv")
-if missing:
-    st.info(f"Not built yet: {', '.join(missing)}. Build them here, or run `make build` "
-            "(`python -m recsys build`) in a shell.")
-    if st.button("Build missing models", type="primary"):
-        state.build_missing(name)
-        st.rerun()
+if unbuilt:
+    state.offer_build(name, unbuilt, "the scoreboard", key="build-missing")
 
 with st.expander("Add a dataset (CSV upload)", icon=":material/upload:"):
     st.caption(f"A CSV or TSV with columns `user` and `item`, optional `rating` and `timestamp` "

@@ -24,8 +24,8 @@ from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
 from recsys.models import Recommender, get_model, model_names, registry
 from recsys.pipeline import build_model, default_models
-from recsys.service import (BUILD_COMMAND, UPLOAD_LIMIT_MB, artifact_of, dataset_choices, dataset_source,
-                            datasets_dir, store_recommendations, test_rows)
+from recsys.service import (UPLOAD_LIMIT_MB, artifact_of, build_command, dataset_choices, dataset_source,
+                            datasets_dir, not_applicable, store_recommendations, test_rows)
 from recsys.split import Split, make_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,8 +232,22 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
 
 
-def missing_models(dataset: str, protocol: str = "loo") -> list[str]:
+def unbuilt_models(dataset: str, protocol: str = "loo") -> list[str]:
+    """Default models without a usable artifact, whether or not they apply to the dataset."""
     return [m for m in default_models() if not is_built(dataset, m, protocol)]
+
+
+def missing_models(dataset: str, protocol: str = "loo") -> list[str]:
+    """Default models without an artifact that could be built here (not those that do not apply)."""
+    unbuilt = unbuilt_models(dataset, protocol)
+    skip = inapplicable(dataset, tuple(unbuilt), protocol)
+    return [m for m in unbuilt if m not in skip]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def inapplicable(dataset: str, models: tuple[str, ...], protocol: str = "loo") -> dict[str, str]:
+    """Of ``models``, the ones that cannot learn from this dataset, with why."""
+    return not_applicable(get_split(dataset, protocol).train, models)
 
 
 def build_missing(dataset: str, protocol: str = "loo", models: list[str] | None = None) -> None:
@@ -248,10 +262,19 @@ def build_missing(dataset: str, protocol: str = "loo", models: list[str] | None 
 
 
 def offer_build(dataset: str, models: list[str], what: str = "this page", key: str = "build") -> None:
-    """The "not built yet" state: which models, the shell command, and a button that builds them."""
-    st.info(f"Not built yet for {what}: {', '.join(models)}. Build them here, or run `{BUILD_COMMAND}` "
-            "in a shell.", icon=":material/construction:")
-    if st.button(f"Build {', '.join(models)}", key=key, type="primary"):
+    """The "not built yet" state: which models, the shell command, and a button that builds them; models
+    that do not apply to the dataset say why instead."""
+    skip = inapplicable(dataset, tuple(models))
+    for model, why in skip.items():
+        st.info(f"{model_label(model)} does not apply to this dataset: {why}.", icon=":material/block:")
+    models = [m for m in models if m not in skip]
+    if not models:
+        return
+    labels = ", ".join(model_label(m) for m in models)
+    st.info(f"Not built yet for {what}: {labels}. Build them here, or run "
+            f"`{build_command(dataset, models)}` in a shell.", icon=":material/construction:")
+    if st.button(f"Build {labels}" if len(models) <= 3 else f"Build these {len(models)} models", key=key,
+                 type="primary"):
         build_missing(dataset, models=models)
         st.rerun()
 
@@ -285,8 +308,11 @@ def user_context(dataset: str, user: int, protocol: str = "loo") -> UserContext:
     items = ds.item[mask][order]
     part = np.full(len(items), "history", dtype=object)
     part[np.isin(items, target)] = "held out (test)"
+    # Without timestamps (a bare sequence file) the order is all there is: positions, not 1970 dates.
+    when = (pd.to_datetime(ds.timestamp[mask][order], unit="s") if ds.has_timestamps
+            else np.arange(1, len(items) + 1))
     timeline = pd.DataFrame({
-        "time": pd.to_datetime(ds.timestamp[mask][order], unit="s"), "item": items,
+        "time": when, "item": items,
         "title": ds.items["title"].to_numpy()[items], "genres": ds.items["genres"].to_numpy()[items],
         "rating": ds.rating[mask][order], "part": part})
     return UserContext(int(user), str(ds.user_ids[user]), history, target, timeline)

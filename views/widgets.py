@@ -128,8 +128,9 @@ def show_list(frame: pd.DataFrame) -> None:
     lines = []
     for row in frame.itertuples(index=False):
         mark = " 🎯 **held out**" if getattr(row, "hit", False) else ""
+        genres = f"{_plain(row.genres)} · " if isinstance(row.genres, str) and row.genres else ""
         lines.append(f"{row.rank}. **{_plain(natural_title(row.title))}**{mark}  \n"
-                     f"<small>{_plain(row.genres)} · score {row.score:.3f}</small>")
+                     f"<small>{genres}score {row.score:.3f}</small>")
         for field, style in (("because", "*"), ("counterfactual", "")):
             text = getattr(row, field, None)
             if text:
@@ -145,7 +146,9 @@ def timeline_figure(timeline: pd.DataFrame, y: str) -> go.Figure:
         fig.add_trace(go.Scatter(x=rows["time"], y=rows[y], mode="markers", name=str(part),
                                  marker={"size": 9, "opacity": 0.75}, customdata=rows[["title", "genres"]],
                                  hovertemplate="%{customdata[0]}<br>%{customdata[1]}<br>%{x}<extra></extra>"))
-    fig.update_layout(height=300, legend_title_text="", xaxis_title="time", yaxis_title=y,
+    dated = pd.api.types.is_datetime64_any_dtype(timeline["time"])
+    fig.update_layout(height=300, legend_title_text="", yaxis_title=y,
+                      xaxis_title="time" if dated else "position in the history (the dataset has no times)",
                       title=f"History timeline: {len(timeline):,} interactions, the last one held out")
     return fig
 

@@ -23,7 +23,7 @@ from scipy import sparse
 from recsys.checks import check_positive_int
 from recsys.data.dataset import Dataset
 from recsys.data.ragged import Ragged
-from recsys.errors import ArtifactError, DataError, NotFittedError, ParameterError
+from recsys.errors import ArtifactError, DataError, NotApplicable, NotFittedError, ParameterError
 from recsys.io import atomic_save_npz, atomic_write_json, load_npz
 from recsys.progress import Progress
 from recsys.ranking import item_filter, mask_history, top_k
@@ -76,6 +76,16 @@ class Recommender(ABC):
     @abstractmethod
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "Recommender":
         """Learn from ``train``; return self. ``valid`` (a HeldOut) is used by models that stop early."""
+
+    def not_applicable(self, train: Dataset) -> str | None:
+        """Why this model cannot learn from ``train`` (one line), or None. ``fit`` refuses with it before
+        spending any time, and the app lists such models as not applying instead of "not built"."""
+        return None
+
+    def _refuse_if_not_applicable(self, train: Dataset) -> None:
+        why = self.not_applicable(train)
+        if why:
+            raise NotApplicable(why)
 
     @abstractmethod
     def _score(self, histories: list[np.ndarray], users: np.ndarray | None) -> np.ndarray:

@@ -3,6 +3,10 @@
 Training hides a random ``mask_prob`` share of each window's items behind [MASK] and predicts them from
 both sides; a ``mask_last`` share of windows also hides their last item, the case inference asks for.
 To recommend, [MASK] is appended after the history and its prediction ranks the items.
+
+Unlike GPT, its item embeddings start at random by default (``cooc_init=False``): the co-occurrence start
+is symmetric (an item's predecessor and successor look alike), and on a deterministic cycle it left
+BERT stuck predicting one item too far, where the random start learns the cycle exactly.
 """
 from __future__ import annotations
 
@@ -21,9 +25,9 @@ class BERT4Rec(SequentialRecommender):
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, mask_prob: float = 0.2, mask_last: float = 0.2,
                  lr: float = 2e-3, lr_decay: bool = False, weight_decay: float = 0.0, epochs: int = 400,
-                 batch_tokens: int = 8192, patience: int = 20, sampled_softmax_above: int = 50_000,
-                 negatives: int = 1024,
-                 content_init: bool = True, max_seconds: float | None = None, seed: int = 0,
+                 batch_size: int | None = None, batch_tokens: int = 8192, patience: int = 20,
+                 sampled_softmax_above: int = 50_000, negatives: int = 4096, content_init: bool = True,
+                 cooc_init: bool = False, max_seconds: float | None = None, seed: int = 0,
                  device: str = "auto"):
         self.dim = dim
         self.layers = layers
@@ -36,11 +40,13 @@ class BERT4Rec(SequentialRecommender):
         self.lr_decay = lr_decay
         self.weight_decay = weight_decay
         self.epochs = epochs
+        self.batch_size = batch_size
         self.batch_tokens = batch_tokens
         self.patience = patience
         self.sampled_softmax_above = sampled_softmax_above
         self.negatives = negatives
         self.content_init = content_init
+        self.cooc_init = cooc_init
         self.max_seconds = max_seconds
         self.seed = seed
         self.device = device

@@ -18,7 +18,7 @@ import numpy as np
 from recsys.cache import cached_array
 from recsys.checks import check_int
 from recsys.data.dataset import Dataset
-from recsys.errors import NotApplicable, ParameterError, RecsysError
+from recsys.errors import ParameterError, RecsysError
 from recsys.models.base import Recommender
 from recsys.models.registry import register
 from recsys.progress import Progress
@@ -89,12 +89,16 @@ class ContentModel(Recommender):
         self.batch_size = batch_size
         self.device = device
 
+    def not_applicable(self, train: Dataset) -> str | None:
+        if not train.has_item_text:
+            return (f"the content model ranks by item text, and {train.name.split('/')[0]!r} has none "
+                    "(no titles, genres or text: only item ids)")
+        return None
+
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "ContentModel":
         check_int("batch_size", self.batch_size)
         _device(self.device)
-        if not train.has_item_text:
-            raise NotApplicable(f"the content model ranks by item text, and {train.name.split('/')[0]!r} has none "
-                                 "(no titles, genres or text: only item ids)")
+        self._refuse_if_not_applicable(train)
         self.item_vectors_ = item_text_vectors(train, progress=progress)
         self.n_items_ = train.n_items
         return self

@@ -10,7 +10,6 @@ import numpy as np
 
 from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
-from recsys.errors import NotApplicable
 from recsys.models.item_item import ItemItemRecommender
 from recsys.models.registry import register
 from recsys.progress import Progress
@@ -23,12 +22,16 @@ class EASE(ItemItemRecommender):
         self.l2 = l2
         self.max_items = max_items
 
+    def not_applicable(self, train: Dataset) -> str | None:
+        if train.n_items > self.max_items:
+            return (f"EASE needs a dense {train.n_items:,}² matrix; the catalogue is above "
+                    f"max_items={self.max_items:,} (raise it if memory allows)")
+        return None
+
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "EASE":
         check_number("l2", self.l2, strict=True)
         check_int("max_items", self.max_items)
-        if train.n_items > self.max_items:
-            raise NotApplicable(f"EASE needs a dense {train.n_items:,}² matrix; the catalogue is above "
-                                 f"max_items={self.max_items:,} (raise it if memory allows)")
+        self._refuse_if_not_applicable(train)
         X = train.user_item_matrix(binary=True)
         gram = (X.T @ X).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += self.l2

@@ -22,10 +22,10 @@ class GPT(SequentialRecommender):
 
     def __init__(self, *, dim: int = 64, layers: int = 2, heads: int = 2, max_len: int = 200,
                  dropout: float = 0.2, lr: float = 2e-3, lr_decay: bool = True, weight_decay: float = 0.0,
-                 epochs: int = 40, batch_tokens: int = 8192, patience: int = 15,
-                 sampled_softmax_above: int = 50_000,
-                 negatives: int = 1024, content_init: bool = True, max_seconds: float | None = None,
-                 seed: int = 0, device: str = "auto"):
+                 epochs: int = 40, batch_size: int | None = None, batch_tokens: int = 8192, patience: int = 15,
+                 sampled_softmax_above: int = 50_000, negatives: int = 4096, content_init: bool = True,
+                 cooc_init: bool = True, max_seconds: float | None = None, seed: int = 0,
+                 device: str = "auto"):
         self.dim = dim
         self.layers = layers
         self.heads = heads
@@ -35,11 +35,13 @@ class GPT(SequentialRecommender):
         self.lr_decay = lr_decay
         self.weight_decay = weight_decay
         self.epochs = epochs
+        self.batch_size = batch_size
         self.batch_tokens = batch_tokens
         self.patience = patience
         self.sampled_softmax_above = sampled_softmax_above
         self.negatives = negatives
         self.content_init = content_init
+        self.cooc_init = cooc_init
         self.max_seconds = max_seconds
         self.seed = seed
         self.device = device
