@@ -122,7 +122,9 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
             for name, metric in M.RANKING_METRICS.items():
                 _append(per_user, f"{name}@{kk}", metric.fn(h, n_rel))
             _append(per_user, f"novelty@{kk}", M.novelty(top, popularity, train.n_users))
-            _append(per_user, f"ild@{kk}", M.intra_list_diversity(top, genres))
+            # Without genres every pair would count as fully diverse (1.0): say nothing instead.
+            _append(per_user, f"ild@{kk}", M.intra_list_diversity(top, genres) if genres.nnz
+                    else np.full(len(top), np.nan))
             _append(per_user, f"mean_pop@{kk}", M.mean_popularity(top, popularity))
             counts[kk] += np.bincount(top[top >= 0], minlength=n_items)
         if progress:

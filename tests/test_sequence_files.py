@@ -2,6 +2,7 @@
 forced with format="sequence", every layout read in time order, bad files named by line."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from recsys.cli import main
@@ -109,10 +110,26 @@ def test_a_catalogue_of_bare_ids_is_not_encoded_as_text(tmp_path, capsys):
     with pytest.raises(NotApplicable, match="only item ids"):
         get_model("content").fit(ds)
     gpt = get_model("gpt", dim=16, layers=1, heads=1, max_len=8, epochs=1, content_init=True).fit(ds)
-    assert gpt.content_init_used_ is False                                # random start, no "item 7" text
+    assert gpt.content_init_used_ is False and gpt.item_init_ == "co-occurrence"  # no "item 7" text
+    why = get_model("features").not_applicable(ds)
+    assert why == "the feature model predicts ratings, and 'seq' has none"
+    with pytest.raises(NotApplicable, match="predicts ratings"):
+        get_model("features").fit(ds)
     # A build over several models skips the one that cannot apply, with its reason, and goes on.
     code = main(["build", "--dataset", str(path), "--model", "content", "--model", "pop",
                  "--artifacts", str(tmp_path / "store"), "--quiet"])
     out = capsys.readouterr().out
     assert code == 0 and "content: skipped: the content model ranks by item text" in out
     assert "pop: built" in out
+
+
+def test_without_genres_diversity_is_not_claimed(tmp_path):
+    # Intra-list diversity compares genres; with none, every pair would look fully diverse (1.0).
+    from recsys.evaluate import evaluate
+    from recsys.split import leave_one_out
+
+    split = leave_one_out(load_dataset(write(tmp_path, "".join(f"{u} {(u * 7 + s) % 30}\n"
+                                                                  for u in range(40) for s in range(6)))))
+    result = evaluate(get_model("pop").fit(split.train), split.test, split.train, k=(10,))
+    assert np.isnan(result.metrics["ild@10"]) and np.isnan(result.per_user["ild@10"]).all()
+    assert result.metrics["ndcg@10"] >= 0

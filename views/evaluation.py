@@ -51,7 +51,7 @@ means = pd.DataFrame({"model": [labels[m] for m in evaluations],
                       metric: [float(np.nanmean(e[metric])) for e in evaluations.values()]})
 fig = px.bar(means.sort_values(metric), x=metric, y="model", orientation="h",
              title=f"{metric} on the test split")
-fig.update_layout(height=140 + 32 * len(means), yaxis_title="")
+fig.update_layout(height=170 + 40 * len(means), yaxis_title="")
 st.plotly_chart(fig)
 
 st.subheader("Segments")
@@ -72,14 +72,17 @@ for column, segment, title in (
                      tickvals=list(table.index))
     column.plotly_chart(fig)
 
-genre_table = segment_means(values, genre_segment(first_target, split.train.items["genres"]))
-genre_long = genre_table.drop(columns="users").reset_index().melt(id_vars="segment", var_name="model",
-                                                                 value_name=metric)
-fig = px.bar(genre_long, x="segment", y=metric, color="model", barmode="group",
-             title=f"{metric} by the held-out item's first genre")
-fig.update_xaxes(title="", ticktext=[f"{g}<br>{n:,}" for g, n in genre_table["users"].items()],
-                 tickvals=list(genre_table.index))
-st.plotly_chart(fig)
+if (split.train.items["genres"].fillna("") != "").any():
+    genre_table = segment_means(values, genre_segment(first_target, split.train.items["genres"]))
+    genre_long = genre_table.drop(columns="users").reset_index().melt(id_vars="segment", var_name="model",
+                                                                     value_name=metric)
+    fig = px.bar(genre_long, x="segment", y=metric, color="model", barmode="group",
+                 title=f"{metric} by the held-out item's first genre")
+    fig.update_xaxes(title="", ticktext=[f"{g}<br>{n:,}" for g, n in genre_table["users"].items()],
+                     tickvals=list(genre_table.index))
+    st.plotly_chart(fig)
+else:
+    st.caption(f"No segments by genre: {name}'s items have no genres.")
 
 with st.expander("Evaluate your own recommendations (CSV upload)", icon=":material/upload:"):
     st.caption("A CSV with columns `user`, `item` and `rank` (1 = best) or `score` (higher = better), "

@@ -37,7 +37,7 @@ if not models:
 if not history:
     st.info("Pick a few items or describe a taste; each model's list appears here. With an empty "
             "history every model falls back to what it recommends to anyone.")
-k, lam, penalty = widgets.rerank_knobs("pg")
+k, lam, penalty = widgets.rerank_knobs("pg", name)
 frames = {}
 columns = st.columns(len(models))
 for column, model in zip(columns, models):

@@ -51,7 +51,7 @@ if not models:
     st.stop()
 
 st.subheader("Recommendations")
-k, lam, penalty = widgets.rerank_knobs("users")
+k, lam, penalty = widgets.rerank_knobs("users", name)
 widgets.protocol_badge(split, k)
 st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard). "
            "“Because you watched” names the history items whose removal lowers the item's score most "

@@ -38,12 +38,16 @@ def apply_plot_theme() -> None:
     px.defaults.color_continuous_scale = "Purples"
 
 
-def rerank_knobs(key: str) -> tuple[int, float, float]:
-    """k, MMR λ and popularity penalty, side by side."""
+def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
+    """k, MMR λ and popularity penalty, side by side. MMR diversifies by genre, so it is off for a
+    catalogue without genres."""
     a, b, c = st.columns(3)
     k = a.number_input("List length k", 1, 100, 10, key=f"{key}-k")
+    has_genres = bool(_genre_vectors(dataset).any())
     lam = b.slider("MMR λ (1 = model order, lower = more diverse genres)", 0.0, 1.0, 1.0, 0.05,
-                   key=f"{key}-lam")
+                   key=f"{key}-lam", disabled=not has_genres,
+                   help=None if has_genres else f"Off: {dataset}'s items have no genres to diversify by")
+    lam = lam if has_genres else 1.0  # a value set on another dataset does not carry over
     penalty = c.slider("Popularity penalty", 0.0, 1.0, 0.0, 0.05, key=f"{key}-pop",
                        help="Subtracts this times the item's scaled log popularity from its relevance")
     return int(k), float(lam), float(penalty)

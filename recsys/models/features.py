@@ -120,13 +120,17 @@ class FeatureRating(RatingPredictor, Recommender):
         return self.predict_raw(self.raw_features(users, items)).astype(np.float32)
 
     # -- learning -------------------------------------------------------------------------------------------
+    def not_applicable(self, train: Dataset) -> str | None:
+        if not train.has_ratings:
+            return f"the feature model predicts ratings, and {train.name.split('/')[0]!r} has none"
+        return None
+
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "FeatureRating":
         for name in ("hidden", "epochs", "batch_size", "patience"):
             check_int(name, getattr(self, name))
         check_number("lr", self.lr, strict=True)
         check_number("l2", self.l2)
-        if not train.has_ratings:
-            raise DataError("the feature model predicts ratings; this dataset has none")
+        self._refuse_if_not_applicable(train)
         device = resolve_device(self.device)
         gen = seed_everything(self.seed)
         self.n_items_ = train.n_items
