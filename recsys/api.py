@@ -385,7 +385,7 @@ class Api:
             raise
         m = built.manifest
         model = built.model
-        return {"dataset": r.dataset, "protocol": m.get("protocol"), "metrics": m.get("metrics", {}),
+        return {"dataset": r.dataset, "protocol": m.get("protocol"), "metrics": _defined(m.get("metrics", {})),
                 "rows_used": model.rows_, "unknown_users": model.unknown_users_,
                 "unknown_items": model.unknown_items_}
 
@@ -394,7 +394,8 @@ class Api:
         out = []
         for model in self.ws.built_models(name):
             m = self.ws.manifest(name, model) or {}
-            out.append({"model": model, "metrics": m.get("metrics", {}), "protocol": m.get("protocol"),
+            out.append({"model": model, "metrics": _defined(m.get("metrics", {})),
+                        "protocol": m.get("protocol"),
                         "fit_seconds": m.get("fit_seconds"), "params": m.get("params", {}),
                         "built": m.get("created")})
         return out
@@ -414,6 +415,11 @@ def _plain(value):
 
 
 # -- the application ----------------------------------------------------------------------------------
+def _defined(metrics: dict) -> dict:
+    """Metrics as JSON allows them: an undefined one (NaN, e.g. diversity without genres) becomes null."""
+    return {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in metrics.items()}
+
+
 STATUS = [(NotFound, 404), (NotApplicable, 409), (ArtifactError, 409), (ParameterError, 422),
           (DataError, 422), (RecsysError, 422)]
 

@@ -73,14 +73,21 @@ def is_main() -> bool:
 def agree(flag: bool) -> bool:
     """True in every process when it is True in any: stop decisions (time budget, early stopping) must be
     the same everywhere, or the processes would wait on each other forever."""
+    return agree_max(float(bool(flag))) > 0
+
+
+def agree_max(value: float) -> float:
+    """The largest of every process's ``value`` (e.g. elapsed seconds), the same in all of them: a
+    learning rate set from each process's own clock would let the model copies drift apart."""
     if world_size() == 1:
-        return bool(flag)
+        return float(value)
     import torch
     import torch.distributed as dist
 
-    t = torch.tensor([int(bool(flag))], device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    t = torch.tensor([float(value)], dtype=torch.float64,
+                     device="cuda" if dist.get_backend() == "nccl" else "cpu")
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item())
+    return float(t.item())
 
 
 def shard(rows):

@@ -85,6 +85,7 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
     k_max = min(ks[-1], n_items)
     popularity = train.item_popularity()
     genres, _ = train.genre_matrix()
+    has_genres = train.has_genres
     batch = batch_size or _batch_size(n_items)
     if sampled is not None:
         check_positive_int("sampled", sampled)
@@ -123,7 +124,7 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
                 _append(per_user, f"{name}@{kk}", metric.fn(h, n_rel))
             _append(per_user, f"novelty@{kk}", M.novelty(top, popularity, train.n_users))
             # Without genres every pair would count as fully diverse (1.0): say nothing instead.
-            _append(per_user, f"ild@{kk}", M.intra_list_diversity(top, genres) if genres.nnz
+            _append(per_user, f"ild@{kk}", M.intra_list_diversity(top, genres) if has_genres
                     else np.full(len(top), np.nan))
             _append(per_user, f"mean_pop@{kk}", M.mean_popularity(top, popularity))
             counts[kk] += np.bincount(top[top >= 0], minlength=n_items)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -58,15 +59,16 @@ def build_command(name: str, models: list[str] | tuple[str, ...] = (), root: Pat
             source = source.relative_to(Path.cwd())
         except ValueError:
             pass
-        words.append(f"DATASET={source}")
+        words.append(f"DATASET={shlex.quote(str(source))}")
     if models:
         words.append(f"MODELS={','.join(models)}")
     return " ".join(words)
 
 
 def not_applicable(train: Dataset, models) -> dict[str, str]:
-    """Of ``models`` (names), those that cannot learn from ``train``, each with the one-line reason
-    (EASE on a 54k-item catalogue, the content model without item text). Nothing is trained."""
+    """Of ``models`` (names), those that cannot learn from ``train`` with their default parameters (what
+    the app builds), each with the one-line reason (EASE on a 54k-item catalogue, the content model
+    without item text). Nothing is trained."""
     reasons = {}
     for name in models:
         why = get_model(name).not_applicable(train)

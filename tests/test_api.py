@@ -239,3 +239,23 @@ def test_concurrent_requests_batched_into_one_call_get_the_single_lists(root, mo
         # The same items in the same order; a padded batch may move a score in its 7th digit.
         assert [i["item"] for i in got["items"]] == [i["item"] for i in alone], (r.user, r.history)
         assert [i["score"] for i in got["items"]] == pytest.approx([i["score"] for i in alone], rel=1e-5)
+
+
+def test_a_catalogue_without_genres_has_its_metrics_as_json(tmp_path):
+    # Diversity is undefined without genres (NaN in the manifest); JSON has no NaN, so it is null
+    # rather than a 500.
+    from recsys.pipeline import build_model
+
+    folder = tmp_path / "datasets" / "seq"
+    folder.mkdir(parents=True)
+    (folder / "seq.txt").write_text("".join(f"{u} {(u * 7 + s) % 40 + 1}\n" for u in range(1, 60)
+                                            for s in range(6)))
+    ws = Workspace(tmp_path)
+    build_model("pop", ws.split("seq"), store=ws.store)
+    client = TestClient(create_app(ws))
+    response = client.get("/models", params={"dataset": "seq"})
+    assert response.status_code == 200, response.text
+    (pop,) = response.json()
+    assert pop["metrics"]["ild@10"] is None and 0 <= pop["metrics"]["ndcg@10"] <= 1
+    missing = client.post("/recommend", json={"dataset": "seq", "model": "gpt", "user": 1})
+    assert missing.status_code == 409 and "make build DATASET=" in detail(missing)

@@ -43,7 +43,9 @@ st.dataframe(board[metrics + ["fit seconds"]].style.format(precision=4, na_rep="
 st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                    mime="text/csv")
 
-ranking = [c for c in metrics if not c.startswith(("rmse", "mae", "coverage", "gini"))]
+# Per-user metrics that are defined here (diversity needs genres).
+ranking = [c for c in metrics
+           if not c.startswith(("rmse", "mae", "coverage", "gini")) and board[c].notna().any()]
 metric = st.selectbox("Metric", ranking, index=ranking.index("ndcg@10") if "ndcg@10" in ranking else 0,
                       key="ev-metric")
 labels = {m: state.model_label(m) for m in evaluations}
@@ -72,7 +74,7 @@ for column, segment, title in (
                      tickvals=list(table.index))
     column.plotly_chart(fig)
 
-if (split.train.items["genres"].fillna("") != "").any():
+if split.train.has_genres:
     genre_table = segment_means(values, genre_segment(first_target, split.train.items["genres"]))
     genre_long = genre_table.drop(columns="users").reset_index().melt(id_vars="segment", var_name="model",
                                                                      value_name=metric)
@@ -152,8 +154,9 @@ worst = disagreements(users, a_values, b_values, n=12)
 # The dataset goes into the link too: without it the Users page opens the default dataset, where the
 # same numeric id is another person.
 pair = f"{first},{second}"
-worst.insert(0, "open", [f"/users?{urlencode({'dataset': name, 'user': ds.user_ids[u], 'models': pair})}"
-                         for u in worst["user"]])
+links = [{state.DATASET_KEY: name, state.USER_KEY: ds.user_ids[u], state.MODELS_KEY: pair}
+         for u in worst["user"]]
+worst.insert(0, "open", [f"/users?{urlencode(query)}" for query in links])
 worst["user"] = ds.user_ids[worst["user"]].astype(str)
 worst = worst.rename(columns={"a": labels[first], "b": labels[second]})
 with right:

@@ -43,7 +43,7 @@ def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
     catalogue without genres."""
     a, b, c = st.columns(3)
     k = a.number_input("List length k", 1, 100, 10, key=f"{key}-k")
-    has_genres = bool(_genre_vectors(dataset).any())
+    has_genres = state.get_dataset(dataset).has_genres
     lam = b.slider("MMR λ (1 = model order, lower = more diverse genres)", 0.0, 1.0, 1.0, 0.05,
                    key=f"{key}-lam", disabled=not has_genres,
                    help=None if has_genres else f"Off: {dataset}'s items have no genres to diversify by")

@@ -168,6 +168,11 @@ class Dataset:
         ids, whose items only have the "item 1234" labels (nothing worth encoding as text)."""
         return bool((self.items["text"] != "").any())
 
+    @property
+    def has_genres(self) -> bool:
+        """True when some item has a genre: what intra-list diversity, MMR and genre segments need."""
+        return bool(self.items["genres"].fillna("").str.replace("|", "", regex=False).str.strip().ne("").any())
+
     def fingerprint(self) -> str:
         """A content hash of the interactions and id maps (16 hex chars): same data, same fingerprint."""
         if getattr(self, "_fingerprint", None) is None:

@@ -31,13 +31,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from scipy import sparse
-from scipy.sparse.linalg import eigsh
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from safetensors.torch import load_file
 from safetensors.torch import save as save_safetensors
 
 from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
-from recsys.distributed import agree, data_parallel, loss_weight, shard
+from recsys.distributed import agree, agree_max, data_parallel, loss_weight, shard
 from recsys.errors import ArtifactError, ParameterError
 from recsys.io import atomic_write_bytes
 from recsys.models.base import Recommender
@@ -207,12 +207,15 @@ def cooccurrence_vectors(train: Dataset, dim: int, lags: int = 3, seed: int = 0)
         return np.zeros((n, dim))
     # The largest eigenvalues, not the largest in magnitude (an SVD): strongly negative ones belong to
     # vectors that alternate between neighbours, the opposite of what a start should encode.
-    if n <= 300:  # tiny catalogues: the dense decomposition is exact and instant
+    if n <= max(300, 3 * dim):  # small catalogues: the dense decomposition is exact and instant
         values, vectors = np.linalg.eigh(graph.toarray())
         values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
     else:
         start = np.random.default_rng(seed).standard_normal(n)
-        values, vectors = eigsh(graph, k=k, which="LA", v0=start)
+        try:
+            values, vectors = eigsh(graph, k=k, which="LA", v0=start)
+        except ArpackNoConvergence:  # a start is a help, not a requirement: keep the random one
+            return np.zeros((n, dim))
     out = np.zeros((n, dim))
     out[:, :k] = vectors * np.sqrt(np.clip(values, 0.0, None))
     out[degree == 0] = 0.0
@@ -257,6 +260,7 @@ class SequentialRecommender(Recommender):
         gen = seed_everything(self.seed)
         rng = np.random.default_rng(self.seed)
         self.n_items_ = train.n_items
+        start = time.perf_counter()  # the budget counts the item-vector start too (an eigensolve)
         module = SeqTransformer(train.n_items, self.dim, self.layers, self.heads, self.max_len,
                                 self.dropout)
         module.init_weights(gen)
@@ -277,7 +281,6 @@ class SequentialRecommender(Recommender):
         stopper = EarlyStopping(self.patience)
         trainer = data_parallel(module, self._arrays_loss, device)
         self.history_ = []
-        start = time.perf_counter()
         out_of_time = False
         for epoch in range(self.epochs):
             module.train()
@@ -326,7 +329,8 @@ class SequentialRecommender(Recommender):
         """Cosine decay of the learning rate to zero (``lr_decay``), step by step, over the epochs or the
         time budget, whichever ends first: a run cut by ``max_seconds`` still ends with small, steady
         steps instead of stopping at full rate, before the small late steps the decay is for."""
-        share = epoch_share if self.max_seconds is None else max(epoch_share, seconds / self.max_seconds)
+        share = (epoch_share if self.max_seconds is None
+                 else max(epoch_share, agree_max(seconds) / self.max_seconds))
         for group in opt.param_groups:
             group["lr"] = self.lr * 0.5 * (1 + math.cos(math.pi * min(share, 1.0)))
 
@@ -356,8 +360,9 @@ class SequentialRecommender(Recommender):
         else:
             self.item_init_ = "random"
             return
-        reduced *= 0.02 / max(reduced.std(), 1e-12)
         known = np.abs(reduced).sum(axis=1) > 0  # items without a vector keep their random start
+        filled = np.abs(reduced).sum(axis=0) > 0  # columns past the rank of a tiny catalogue stay 0
+        reduced *= 0.02 / max(reduced[known][:, filled].std() if known.any() else 0.0, 1e-12)
         with torch.no_grad():
             module.tok.weight[1:train.n_items + 1][torch.as_tensor(known)] = torch.as_tensor(
                 reduced[known], dtype=torch.float32)
