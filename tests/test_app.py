@@ -186,16 +186,21 @@ def test_the_app_starts_without_importing_torch():
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
-def test_a_catalogue_without_text_says_search_is_off(isolated_data):
-    # A SASRec-style sequence file (bare ids) under data/datasets/: no "Build content" offer that
-    # would only refuse; the page says why search is off.
-    folder = isolated_data / "datasets" / "seq"
+def bare_id_catalogue(data) -> AppTest:
+    """The app, run once, on a SASRec-style sequence file (bare ids) under <data>/datasets/seq/."""
+    folder = data / "datasets" / "seq"
     folder.mkdir(parents=True)
     (folder / "seq.txt").write_text("".join(f"{u} {(u * 7 + s) % 40 + 1}\n" for u in range(1, 60)
                                             for s in range(6)))
     at = app()
     at.query_params["dataset"] = "seq"
-    at.run()
+    return at.run()
+
+
+def test_a_catalogue_without_text_says_search_is_off(isolated_data):
+    # A SASRec-style sequence file (bare ids) under data/datasets/: no "Build content" offer that
+    # would only refuse; the page says why search is off.
+    at = bare_id_catalogue(isolated_data)
     at.switch_page("views/items.py").run()
     assert not at.exception and not at.error
     info = [i.value for i in at.info]
@@ -208,13 +213,7 @@ def test_models_that_do_not_apply_say_why_instead_of_offering_a_build(isolated_d
     # The content model needs item text; a bare-id sequence file has none. The scoreboard's offer
     # names the build command for this dataset and leaves the content model out of it.
     monkeypatch.setenv("RECLENS_MODELS", "pop,content")
-    folder = isolated_data / "datasets" / "seq"
-    folder.mkdir(parents=True)
-    (folder / "seq.txt").write_text("".join(f"{u} {(u * 7 + s) % 40 + 1}\n" for u in range(1, 60)
-                                            for s in range(6)))
-    at = app()
-    at.query_params["dataset"] = "seq"
-    at.run()
+    at = bare_id_catalogue(isolated_data)
     assert not at.exception and not at.error
     info = [i.value for i in at.info]
     assert any("Content (MiniLM) does not apply to this dataset: the content model ranks by item text"
