@@ -26,7 +26,8 @@ LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybr
           "bpr-plain": "MF-BPR without recency sampling", "content": "Content (MiniLM text only)",
           "gpt": "GPT", "gpt-no-content": "GPT, random item embeddings", "gpt-no-decay": "GPT, constant LR",
           "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
-          "features": "feature model", "ratingmf": "rating MF"}
+          "features": "feature model", "ratingmf": "rating MF", "bpmf": "Bayesian MF (posterior mean)",
+          "bpmf-thompson": "Bayesian MF, Thompson draw"}
 
 
 def load(name: str) -> dict | None:
@@ -70,7 +71,7 @@ def source(data: dict, name: str) -> str:
 
 # -- one function per table: returns the lines, or None when its results are missing -----------------------
 def quality() -> list[str] | None:
-    files = [n for n in ("models", "gpt", "bert") if load(n)]
+    files = [n for n in ("models", "gpt", "bert", "bpmf") if load(n)]
     if not files:
         return None
     seen, rows, notes = set(), [], []
@@ -81,7 +82,8 @@ def quality() -> list[str] | None:
                 continue
             seen.add(r["model"])
             spread = f" ± {r['ndcg@10_std']:.3f}" if r["runs"] > 1 else ""
-            fit = num(r["fit_s"], 1) + (f" ({r['epochs']:.0f} epochs)" if r.get("epochs") else "")
+            unit = "Gibbs sweeps" if r["model"].startswith("bpmf") else "epochs"
+            fit = num(r["fit_s"], 1) + (f" ({r['epochs']:.0f} {unit})" if r.get("epochs") else "")
             rows.append([LABELS.get(r["model"], r["model"]), f"{r['ndcg@10']:.4f}{spread}",
                          f"{r['hr@10']:.4f}", f"{r['mrr@10']:.4f}", f"{r['coverage@10']:.3f}", fit,
                          num(r.get("rec_ms_p50"), 1), str(r["runs"])])
@@ -91,12 +93,19 @@ def quality() -> list[str] | None:
 
 
 def rating() -> list[str] | None:
-    data = load("models")
-    if not data or not data.get("rating"):
+    files = [n for n in ("models", "bpmf") if load(n) and load(n).get("rating")]
+    if not files:
         return None
-    rows = [[LABELS.get(r["model"], r["model"]), f"{r['rmse']:.4f}", f"{r['mae']:.4f}", f"{r['mse']:.4f}",
-             num(r["fit_s"], 1), str(r["runs"])] for r in data["rating"]]
-    return table(["model", "RMSE", "MAE", "MSE", "fit seconds", "seeds"], rows) + ["", source(data, "models")]
+    rows, notes = [], []
+    for name in files:
+        data = load(name)
+        for r in data["rating"]:
+            cover = [num(r.get(f"coverage_{p}"), 3) or "—" for p in (50, 80, 90)]
+            rows.append([LABELS.get(r["model"], r["model"]), f"{r['rmse']:.4f}", f"{r['mae']:.4f}",
+                         f"{r['mse']:.4f}", *cover, num(r["fit_s"], 1), str(r["runs"])])
+        notes.append(source(data, name))
+    return table(["model", "RMSE", "MAE", "MSE", "in 50% interval", "in 80% interval", "in 90% interval",
+                  "fit seconds", "seeds"], rows) + [""] + [n + "<br>" for n in notes[:-1]] + notes[-1:]
 
 
 def _found(r: dict) -> str:

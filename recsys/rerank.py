@@ -15,6 +15,8 @@ from recsys.errors import ParameterError
 
 
 def _scaled(x: np.ndarray) -> np.ndarray:
+    if not len(x):  # a filter can leave no candidate at all
+        return x
     span = x.max() - x.min()
     return np.zeros_like(x) if span <= 0 or not np.isfinite(span) else (x - x.min()) / span
 

@@ -68,7 +68,8 @@ def ml100k_split(ml100k):
 # and the browser test (fitting them is most of those tests' cost).
 APP_MODELS = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
               "content": {}, "gpt": {"epochs": 2, "layers": 2, "max_len": 50},
-              "bert": {"epochs": 1, "layers": 2, "max_len": 50}}
+              "bert": {"epochs": 1, "layers": 2, "max_len": 50},
+              "bpmf": {"burn_in": 10, "samples": 20, "keep": 5}}
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,10 @@ def test_a_history_of_raw_ids_with_filters(client):
     few = client.post("/recommend", json={"model": "pop", "history": [1], "k": 50, "genre": "Film-Noir",
                                            "years": [1995, 1995]}).json()["items"]
     assert 0 < len(few) < 50
+    # One that leaves none is an empty list with or without re-ranking (the fuzz run once found a 500).
+    for knobs in ({}, {"diversity": 0.5}, {"popularity_penalty": 0.5}):
+        none = client.post("/recommend", json={"model": "pop", "user": 1, "years": [1800, 1801], **knobs})
+        assert none.status_code == 200 and none.json()["items"] == [], (knobs, none.text)
 
 
 def test_batch_equals_single_calls(client):

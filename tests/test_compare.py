@@ -70,6 +70,11 @@ def test_rerank_popularity_penalty_and_bad_knobs():
     pop = np.array([1000.0, 1.0, 1.0])
     assert rerank(items, scores, 2)[0].tolist() == [0, 1]
     assert rerank(items, scores, 2, popularity=pop, popularity_penalty=0.5)[0].tolist() == [1, 0]
+    # A filter that leaves no candidate: an empty list, not a reduction over nothing (a fuzz-found 500).
+    none = np.array([-1, -1]), np.array([-np.inf, -np.inf])
+    for knobs in ({"popularity": pop, "popularity_penalty": 0.5}, {"vectors": np.eye(3), "lam": 0.5}):
+        picked, relevance = rerank(*none, 2, **knobs)
+        assert picked.size == 0 and relevance.size == 0, knobs
     with pytest.raises(ParameterError):
         rerank(items, scores, 2, lam=1.5)
     with pytest.raises(ParameterError):

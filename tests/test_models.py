@@ -12,6 +12,7 @@ from recsys.split import leave_one_out
 # Small, fast settings per model for the shared checks (defaults where none are given).
 FAST_PARAMS: dict[str, dict] = {
     "bpr": {"epochs": 2}, "ratingmf": {"epochs": 2}, "features": {"epochs": 2},
+    "bpmf": {"burn_in": 2, "samples": 4, "keep": 2},
     "gpt": {"epochs": 1, "layers": 1, "max_len": 50}, "bert": {"epochs": 1, "layers": 1, "max_len": 50},
 }
 

@@ -112,15 +112,30 @@ def test_explanations_page_explains_attends_and_shows_feature_shap():
         [m.value for m in at.markdown][:5]
     assert at.selectbox(key="ex-method").value == "occlusion"   # GPT's default
     assert at.selectbox(key="ex-tf").value in ("gpt", "bert")
-    assert len(at.get("plotly_chart")) == 3  # credit bars, attention, feature waterfall
+    assert len(at.get("plotly_chart")) == 4  # credit bars, Bayesian posterior, attention, feature waterfall
     at.selectbox(key="ex-method").set_value("shapley").run()
-    assert not at.exception and len(at.get("plotly_chart")) == 4  # Shapley adds up: a waterfall too
+    assert not at.exception and len(at.get("plotly_chart")) == 5  # Shapley adds up: a waterfall too
     assert any("standard error" in c.value for c in at.caption)
     at.selectbox(key="ex-layer").set_value(0).run()
     at.selectbox(key="ex-head").set_value(1).run()
     assert not at.exception
     features = at.dataframe[-1].value
     assert set(features["feature"]) == {"age", "gender", "occupation", "genres", "year", "popularity"}
+
+
+def test_bayesian_mf_shows_intervals_and_how_the_posterior_moves():
+    at = page("users", models="bpmf,itemknn", user="1")
+    lines = next(m.value for m in at.markdown if "90% interval" in m.value)
+    assert lines.count("90% interval") == 10, lines
+    assert len(at.get("plotly_chart")) == 3  # timeline, interval bars, overlap
+    at = page("explanations", models="bpmf", user="1")
+    caption = next(c.value for c in at.caption if "folds the user's ratings" in c.value)
+    assert "all rated items:" in caption and "without" not in caption
+    history = at.multiselect(key="ex-bpmf-out").options
+    at.multiselect(key="ex-bpmf-out").set_value([history[0], history[1]]).run()
+    assert not at.exception
+    caption = next(c.value for c in at.caption if "folds the user's ratings" in c.value)
+    assert "without 2 item(s):" in caption, caption
 
 
 def test_explanations_of_exact_model():

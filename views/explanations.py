@@ -95,6 +95,28 @@ if explanation.method != "none":
         right.dataframe(pd.DataFrame(widgets.check_rows(name, model_name, history, user, (int(item),)))
                         .drop(columns=["model", "recommendation"]).T.astype(str).rename(columns={0: ""}))
 
+# -- uncertainty: Bayesian MF -------------------------------------------------------------------------------
+st.subheader("How sure? Bayesian MF's posterior for this item")
+if "bpmf" not in built:
+    state.offer_build(name, ["bpmf"], "prediction intervals", key="build-bpmf")
+else:
+    bayes = state.get_trained(name, "bpmf")
+    left_out = st.multiselect("Leave these history items out", ctx.history[::-1], key="ex-bpmf-out",
+                              format_func=lambda i: natural_title(titles.iloc[i]),
+                              placeholder="Most recent first…")
+    variants = {"all rated items": ctx.history}
+    if left_out:
+        variants[f"without {len(left_out)} item(s)"] = ctx.history[~np.isin(ctx.history, left_out)]
+    paths = {label: bayes.posterior_path(h, [ratings[int(i)] for i in h], int(item))
+             for label, h in variants.items()}
+    st.plotly_chart(widgets.posterior_figure(paths, f"{natural_title(titles.iloc[int(item)])}: predicted "
+                                                    f"rating for user {ctx.raw_id}"))
+    ends = [f"{label}: {p['predicted'][-1]:.2f}★ (90% {p['low'][-1]:.1f}–{p['high'][-1]:.1f}, "
+            f"model's own spread ±{p['model_sd'][-1]:.2f})" for label, p in paths.items()]
+    st.caption("Each point folds the user's ratings so far into the posterior of their taste (one "
+               "Gaussian per kept Gibbs draw); the band is the 90% predictive interval, rating noise "
+               "included. " + " · ".join(ends))
+
 # -- attention --------------------------------------------------------------------------------------------
 st.subheader("Attention")
 transformers = [m for m in built if hasattr(state.get_trained(name, m), "attention")]

@@ -78,6 +78,9 @@ for column, model in zip(columns, models):
         if note:
             st.info(note, icon=":material/info:")
         widgets.show_list(frame)
+        if "low" in frame and len(frame):
+            st.plotly_chart(widgets.interval_figure(frame, "Predicted ratings, 90% intervals"),
+                            key=f"intervals-{model}")
 
 if len(frames) > 1:
     lists = {state.model_label(m): f["item"].to_numpy() for m, f in frames.items()}

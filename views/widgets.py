@@ -21,6 +21,9 @@ from recsys.explain import (HistoryExplanation, counterfactual_sentence, explain
 from recsys.explain.store import stored_or_live
 from recsys.rerank import recommend_reranked
 
+# A prediction is flagged as unsure when the posterior draws' predicted ratings spread by half a star or
+# more (their standard deviation): the model's own doubt, beyond the rating noise every prediction has.
+UNSURE_SD = 0.5
 PRIMARY = "#5b4bdb"  # .streamlit/config.toml's primaryColor
 COLORWAY = [PRIMARY, "#e4572e", "#17bebb", "#ffc914", "#76b041", "#8c6bb1", "#f08a5d", "#2e86ab",
             "#b83b5e", "#6a994e"]
@@ -85,6 +88,10 @@ def _recommendation_frame(dataset, model_name, version, history, user, k, lam, p
                           "score": scores})
     if target:
         frame.insert(1, "hit", np.isin(items, target))
+    if hasattr(model, "rating_summary"):  # a Bayesian model: each prediction with its uncertainty
+        summary = model.rating_summary(items, user=user, history=None if user is not None else h)
+        frame = frame.assign(predicted=summary["predicted"], low=summary["low"], high=summary["high"],
+                             model_sd=summary["model_sd"])
     return frame
 
 
@@ -128,18 +135,59 @@ def _plain(text) -> str:
 
 
 def show_list(frame: pd.DataFrame) -> None:
-    """A recommendation list as numbered lines: title, genres, score, and the reason when present."""
+    """A recommendation list as numbered lines: title, genres, score (a Bayesian model's predicted
+    rating with its 90% interval), and the reason when present."""
     lines = []
     for row in frame.itertuples(index=False):
         mark = " 🎯 **held out**" if getattr(row, "hit", False) else ""
         genres = f"{_plain(row.genres)} · " if isinstance(row.genres, str) and row.genres else ""
+        score = f"score {row.score:.3f}"
+        if hasattr(row, "low"):
+            score = f"predicted {row.predicted:.2f}★, 90% interval {row.low:.1f}–{row.high:.1f}"
+            if row.model_sd >= UNSURE_SD:
+                score += " · **the model is unsure about this one**"
         lines.append(f"{row.rank}. **{_plain(natural_title(row.title))}**{mark}  \n"
-                     f"<small>{genres}score {row.score:.3f}</small>")
+                     f"<small>{genres}{score}</small>")
         for field, style in (("because", "*"), ("counterfactual", "")):
             text = getattr(row, field, None)
             if text:
                 lines[-1] += f"  \n<small>{style}{_plain(text)}{style}</small>"
     st.markdown("\n".join(lines) or "*no items*", unsafe_allow_html=True)
+
+
+def interval_figure(frame: pd.DataFrame, title: str) -> go.Figure:
+    """A Bayesian model's list as predicted ratings with 90% interval bars, the unsure ones marked."""
+    unsure = frame["model_sd"].to_numpy() >= UNSURE_SD
+    labels = [f"{r}. {natural_title(t)[:32]}" for r, t in zip(frame["rank"], frame["title"])]
+    fig = go.Figure(go.Scatter(
+        x=frame["predicted"], y=labels, mode="markers",
+        marker={"size": 9, "color": np.where(unsure, "#e4572e", PRIMARY)},
+        error_x={"type": "data", "symmetric": False, "array": frame["high"] - frame["predicted"],
+                 "arrayminus": frame["predicted"] - frame["low"], "color": "#9a92e8", "thickness": 2},
+        customdata=np.c_[frame["low"], frame["high"], frame["model_sd"]],
+        hovertemplate="%{y}<br>predicted %{x:.2f}, 90%: %{customdata[0]:.1f}–%{customdata[1]:.1f}"
+                      "<br>model's own spread ±%{customdata[2]:.2f}<extra></extra>"))
+    fig.update_layout(title=title, height=140 + 26 * len(frame), xaxis_title="rating",
+                      yaxis={"autorange": "reversed"}, margin={"l": 10})
+    return fig
+
+
+def posterior_figure(paths: dict[str, dict], title: str) -> go.Figure:
+    """Bayesian MF's predicted rating for one item as a user's rated history is folded in, oldest first:
+    the posterior mean and its 90% band, one line per history variant (all items, some left out)."""
+    fig = go.Figure()
+    for (label, path), colour in zip(paths.items(), COLORWAY):
+        x = path["items"]
+        fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=np.r_[path["high"], path["low"][::-1]],
+                                 fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0},
+                                 hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=x, y=path["predicted"], mode="lines+markers", name=label,
+                                 line={"color": colour}, customdata=np.c_[path["low"], path["high"]],
+                                 hovertemplate="after %{x} rated items: %{y:.2f}, 90% "
+                                               "%{customdata[0]:.1f}–%{customdata[1]:.1f}<extra></extra>"))
+    fig.update_layout(title=title, height=340, xaxis_title="rated history items folded in (oldest first)",
+                      yaxis_title="predicted rating")
+    return fig
 
 
 def timeline_figure(timeline: pd.DataFrame, y: str) -> go.Figure:

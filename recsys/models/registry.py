@@ -33,6 +33,7 @@ BUILTIN = {
     "ease": Builtin("ease", "EASE", "EASE", True),
     "bpr": Builtin("mf", "BPR", "MF (BPR)", True),
     "ratingmf": Builtin("mf", "RatingMF", "MF (ratings)", False),
+    "bpmf": Builtin("bpmf", "BPMF", "Bayesian MF", False),
     "features": Builtin("features", "FeatureRating", "Feature MLP (ratings)", True),
     "content": Builtin("content", "ContentModel", "Content (MiniLM)", True),
     "gpt": Builtin("gpt", "GPT", "GPT", True),

@@ -1,0 +1,344 @@
+"""Bayesian probabilistic matrix factorisation (Salakhutdinov & Mnih, ICML 2008): ratings with their
+uncertainty.
+
+r(u, i) ~ N(mu + U_u · V_i, 1/alpha), U_u ~ N(mu_U, Lambda_U^-1), V_i ~ N(mu_V, Lambda_V^-1), with
+Gaussian-Wishart hyper-priors on (mu_U, Lambda_U) and (mu_V, Lambda_V). Gibbs sampling draws each
+user's and item's vector from its Gaussian conditional in turn. Unlike the paper, which fixes the noise
+precision alpha = 2, alpha is sampled too (Gamma prior): the predictive intervals are only as honest as
+the noise level, and ml-100k's residual spread is not the paper's Netflix one.
+
+After ``burn_in`` sweeps, ``samples`` sweeps are run and every ``samples // keep``-th state is kept
+(``keep`` draws of U, V and alpha, saved as plain arrays). Predictions average over the kept draws; the
+predictive distribution of a rating is the mixture of their Gaussians, so an interval's width says how
+sure the model is (few ratings, unusual taste → wide). Ranking uses the posterior mean, or one posterior
+draw per user with ``thompson=True`` (Thompson sampling: uncertain items get their chance).
+
+A new or edited history is folded in per kept draw of the item vectors: the user vector's Gaussian
+posterior given the history's ratings under the learned user prior (``fold_in``, exact, no sampling);
+items given without ratings count as rated at ``implicit_rating`` (the 75th percentile of training
+ratings by default: "chosen, so probably liked"). Explanations (occlusion) go through this fold-in.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy import sparse, stats
+from scipy.special import ndtr
+
+from recsys.checks import check_int, check_number
+from recsys.data.dataset import Dataset
+from recsys.errors import DataError, ParameterError
+from recsys.models.base import RatingPredictor, Recommender
+from recsys.models.registry import register
+from recsys.progress import Progress
+
+
+def _owner_matrix(owners: np.ndarray, n: int) -> sparse.csr_matrix:
+    """(n, len(owners)) 0/1 matrix: row o marks the ratings owner o gave (a user) or got (an item)."""
+    return sparse.csr_matrix((np.ones(len(owners)), (owners, np.arange(len(owners)))),
+                             shape=(n, len(owners)))
+
+
+def _conditionals(owned: sparse.csr_matrix, factors: np.ndarray, values: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per owner: the sum of f f^T and of value * f over the rating rows it owns (``factors`` holds the
+    other side's vector for each rating row). One sparse product each, not a loop over owners."""
+    d = factors.shape[1]
+    outer = (factors[:, :, None] * factors[:, None, :]).reshape(len(factors), d * d)
+    return (owned @ outer).reshape(-1, d, d), owned @ (factors * values[:, None])
+
+
+def _gaussian_draws(precision: np.ndarray, shift: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row from N(precision^-1 shift, precision^-1), batched over the leading axis."""
+    chol = np.linalg.cholesky(precision)
+    mean = np.linalg.solve(precision, shift[..., None])[..., 0]
+    z = rng.standard_normal(shift.shape)
+    return mean + np.linalg.solve(np.swapaxes(chol, -1, -2), z[..., None])[..., 0]
+
+
+def _hyper_draw(vectors: np.ndarray, beta0: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, Lambda) from their Gaussian-Wishart conditional given the vectors (mu0 = 0, W0 = I,
+    nu0 = dim, as in the paper)."""
+    n, d = vectors.shape
+    mean = vectors.mean(axis=0)
+    scatter = (vectors - mean).T @ (vectors - mean)
+    w_inv = np.eye(d) + scatter + (beta0 * n / (beta0 + n)) * np.outer(mean, mean)
+    w = np.linalg.inv(w_inv)
+    w = (w + w.T) / 2
+    lam = stats.wishart.rvs(df=d + n, scale=w, random_state=rng)
+    lam = np.atleast_2d(lam)
+    mu = rng.multivariate_normal(n * mean / (beta0 + n), np.linalg.inv((beta0 + n) * lam))
+    return mu, lam
+
+
+def mixture_quantiles(means: np.ndarray, sds: np.ndarray, levels: np.ndarray,
+                      iterations: int = 40) -> np.ndarray:
+    """Quantiles of equal-weight Gaussian mixtures: ``means``/``sds`` (n, S) → (n, len(levels)), by
+    bisection on the mixture's CDF."""
+    lo = (means - 6 * sds).min(axis=1)
+    hi = (means + 6 * sds).max(axis=1)
+    out = np.empty((len(means), len(levels)))
+    for j, level in enumerate(levels):
+        a, b = lo.copy(), hi.copy()
+        for _ in range(iterations):
+            mid = (a + b) / 2
+            below = ndtr((mid[:, None] - means) / sds).mean(axis=1) < level
+            a = np.where(below, mid, a)
+            b = np.where(below, b, mid)
+        out[:, j] = (a + b) / 2
+    return out
+
+
+@register("bpmf")
+class BPMF(RatingPredictor, Recommender):
+    """Bayesian PMF by Gibbs sampling; ``predict_interval`` gives predictive intervals."""
+
+    per_user_parameters = True
+
+    def __init__(self, *, dim: int = 10, burn_in: int = 100, samples: int = 200, keep: int = 20,
+                 beta0: float = 2.0, noise_shape: float = 1.0, noise_rate: float = 1.0,
+                 implicit_rating: float | None = None, thompson: bool = False, seed: int = 0):
+        self.dim = dim
+        self.burn_in = burn_in
+        self.samples = samples
+        self.keep = keep
+        self.beta0 = beta0
+        self.noise_shape = noise_shape
+        self.noise_rate = noise_rate
+        self.implicit_rating = implicit_rating
+        self.thompson = thompson
+        self.seed = seed
+
+    def not_applicable(self, train: Dataset) -> str | None:
+        if not train.has_ratings:
+            return "BPMF models explicit ratings, and this dataset has none"
+        return None
+
+    def _check_params(self) -> None:
+        for name in ("dim", "samples", "keep"):
+            check_int(name, getattr(self, name))
+        check_int("burn_in", self.burn_in, minimum=0)
+        if self.keep > self.samples:
+            raise ParameterError(f"keep ({self.keep}) cannot exceed samples ({self.samples})")
+        for name in ("beta0", "noise_shape", "noise_rate"):
+            check_number(name, getattr(self, name), strict=True)
+        if self.implicit_rating is not None:
+            check_number("implicit_rating", self.implicit_rating)
+
+    def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "BPMF":
+        self._check_params()
+        self._refuse_if_not_applicable(train)
+        rng = np.random.default_rng(self.seed)
+        users, items = train.user.astype(np.int64), train.item.astype(np.int64)
+        ratings = train.rating.astype(np.float64)
+        n_users, n_items, d = train.n_users, train.n_items, self.dim
+        mu = float(ratings.mean())
+        centred = ratings - mu
+        U = 0.1 * rng.standard_normal((n_users, d))
+        V = 0.1 * rng.standard_normal((n_items, d))
+        alpha = 2.0
+        total = self.burn_in + self.samples
+        every = self.samples // self.keep
+        kept_u, kept_v, kept_alpha = [], [], []
+        self.history_ = []
+        start = time.perf_counter()
+        by_item, by_user = _owner_matrix(items, n_items), _owner_matrix(users, n_users)
+        for sweep in range(total):
+            mu_v, lam_v = _hyper_draw(V, self.beta0, rng)
+            gram, linear = _conditionals(by_item, U[users], centred)
+            V = _gaussian_draws(lam_v + alpha * gram, alpha * linear + lam_v @ mu_v, rng)
+            mu_u, lam_u = _hyper_draw(U, self.beta0, rng)
+            gram, linear = _conditionals(by_user, V[items], centred)
+            U = _gaussian_draws(lam_u + alpha * gram, alpha * linear + lam_u @ mu_u, rng)
+            residual = centred - (U[users] * V[items]).sum(axis=1)
+            sse = float(residual @ residual)
+            alpha = rng.gamma(self.noise_shape + len(ratings) / 2, 1.0 / (self.noise_rate + sse / 2))
+            record = {"sweep": sweep + 1, "train_rmse": float(np.sqrt(sse / len(ratings))),
+                      "noise_sd": float(alpha ** -0.5), "seconds": time.perf_counter() - start}
+            after = sweep + 1 - self.burn_in
+            if after > 0 and after % every == 0 and len(kept_u) < self.keep:
+                kept_u.append(U.astype(np.float32))
+                kept_v.append(V.astype(np.float32))
+                kept_alpha.append(alpha)
+            self.history_.append(record)
+            if progress and (sweep + 1) % 10 == 0:
+                phase = "burn-in" if sweep < self.burn_in else "sampling"
+                progress((sweep + 1) / total, f"sweep {sweep + 1}/{total} ({phase}), "
+                                              f"train RMSE {record['train_rmse']:.3f}")
+        self.n_items_ = n_items
+        self.global_mean_ = mu
+        self.rating_range_ = [float(ratings.min()), float(ratings.max())]
+        self.user_samples_ = np.stack(kept_u)
+        self.item_samples_ = np.stack(kept_v)
+        self.noise_precision_ = np.asarray(kept_alpha)
+        self.hyper_user_ = np.concatenate([mu_u[None], lam_u])  # last draw: (1 + d, d), fold-in prior
+        self.implicit_rating_ = float(self.implicit_rating if self.implicit_rating is not None
+                                      else np.percentile(ratings, 75))
+        return self
+
+    # -- predictions ----------------------------------------------------------------------------------
+    def _check_pairs(self, users, items) -> tuple[np.ndarray, np.ndarray]:
+        self._check_fitted()
+        users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+        if users.shape != items.shape:
+            raise DataError(f"got {users.size} users for {items.size} items")
+        if users.size and (users.min() < 0 or users.max() >= self.user_samples_.shape[1]):
+            raise DataError(f"unknown user index in {users[users >= 0][:5].tolist()}: the model knows "
+                            f"{self.user_samples_.shape[1]:,} users")
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            raise DataError("unknown item index in predict()")
+        return users, items
+
+    def _draw_means(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(n, keep): each kept draw's mean rating for the pairs."""
+        return self.global_mean_ + np.einsum("snd,snd->ns", self.user_samples_[:, users],
+                                             self.item_samples_[:, items])
+
+    def predict(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Posterior-mean ratings for (user, item) pairs, clipped to the training ratings' range."""
+        users, items = self._check_pairs(users, items)
+        return np.clip(self._draw_means(users, items).mean(axis=1), *self.rating_range_).astype(np.float32)
+
+    def predict_interval(self, users, items, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """The central ``level`` predictive interval of each pair's rating: (low, high), from the mixture
+        of the kept draws' Gaussians (parameter and noise uncertainty), clipped to the rating range."""
+        users, items = self._check_pairs(users, items)
+        return self._intervals(self._draw_means(users, items), level)
+
+    def _intervals(self, means: np.ndarray, level: float, extra_var: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """Central interval of the mixture of N(means[:, s], 1/alpha_s + extra_var[:, s])."""
+        if not 0 < level < 1:
+            raise ParameterError(f"level must be in (0, 1), got {level}")
+        var = np.broadcast_to(1.0 / self.noise_precision_, means.shape)
+        sds = np.sqrt(var if extra_var is None else var + extra_var)
+        q = np.clip(mixture_quantiles(means, sds, np.array([(1 - level) / 2, (1 + level) / 2])),
+                    *self.rating_range_)
+        return q[:, 0].astype(np.float32), q[:, 1].astype(np.float32)
+
+    def rating_summary(self, items, *, user: int | None = None, history=None, ratings=None,
+                       level: float = 0.9) -> dict[str, np.ndarray]:
+        """For each of ``items``: the predicted rating (posterior mean), the ``level`` predictive interval
+        and ``model_sd``, the model's own uncertainty about the mean rating (the spread of the posterior,
+        without the rating noise every prediction shares). For a known ``user`` (their stored draws), or
+        a ``history`` (with optional ``ratings``) folded in (exact Gaussian per kept draw)."""
+        self._check_fitted()
+        items = np.asarray(items, np.int64)
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            raise DataError("unknown item id")
+        if user is not None:
+            means, extra = self._draw_means(np.full(len(items), int(user)), items), None
+            spread = means.var(axis=1)
+        else:
+            mean, cov = self.fold_in(np.asarray(history if history is not None else [], np.int64), ratings)
+            V = self.item_samples_[:, items].astype(np.float64)                  # (keep, n, d)
+            means = self.global_mean_ + np.einsum("sd,snd->ns", mean, V)
+            extra = np.einsum("snd,sde,sne->ns", V, cov, V)                      # v' Sigma_s v
+            spread = means.var(axis=1) + extra.mean(axis=1)
+        low, high = self._intervals(means, level, extra)
+        return {"predicted": np.clip(means.mean(axis=1), *self.rating_range_).astype(np.float32),
+                "low": low, "high": high, "model_sd": np.sqrt(spread).astype(np.float32)}
+
+    def posterior_path(self, history, ratings, item: int, points: int = 40,
+                       level: float = 0.9) -> dict[str, np.ndarray]:
+        """How the prediction for ``item`` moves as the rated ``history`` is folded in, oldest first:
+        the summary (``rating_summary``) after 0, …, len(history) items, at up to ``points`` steps."""
+        history = np.asarray(history, np.int64)
+        ratings = np.asarray(ratings, np.float64)
+        if ratings.shape != history.shape:
+            raise DataError(f"got {ratings.size} ratings for {history.size} items")
+        steps = np.unique(np.linspace(0, len(history), min(points, len(history) + 1)).round().astype(int))
+        rows = [self.rating_summary([item], history=history[:n], ratings=ratings[:n], level=level)
+                for n in steps]
+        return {"items": steps, **{key: np.array([r[key][0] for r in rows]) for key in rows[0]}}
+
+    def rating_errors(self, heldout) -> dict[str, float]:
+        """RMSE, MAE, MSE, and the share of held-out ratings inside the 50 / 80 / 90% intervals."""
+        errors = super().rating_errors(heldout)
+        users = np.repeat(heldout.users, heldout.targets.lengths)
+        for level in (0.5, 0.8, 0.9):
+            low, high = self.predict_interval(users, heldout.targets.values, level)
+            inside = (heldout.ratings >= low) & (heldout.ratings <= high)
+            errors[f"coverage_{round(level * 100)}"] = float(inside.mean())
+        return errors
+
+    # -- fold-in and ranking --------------------------------------------------------------------------
+    def _ratings_of(self, items: np.ndarray, ratings) -> np.ndarray:
+        r = (np.full(len(items), self.implicit_rating_) if ratings is None
+             else np.asarray(ratings, np.float64))
+        if r.shape != items.shape:
+            raise DataError(f"got {r.size} ratings for {items.size} items")
+        return r
+
+    def fold_in(self, items, ratings=None) -> tuple[np.ndarray, np.ndarray]:
+        """The posterior of a new user's vector given rated ``items`` (ratings default to
+        ``implicit_rating``), per kept draw of the item vectors: Gaussian means (keep, dim) and
+        covariances (keep, dim, dim), under the learned user prior. An empty history gives the prior."""
+        self._check_fitted()
+        items = np.asarray(items, np.int64)
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            raise DataError("unknown item id in the history")
+        r = self._ratings_of(items, ratings)
+        mu_u, lam_u = self.hyper_user_[0], self.hyper_user_[1:]
+        alpha = self.noise_precision_[:, None, None]
+        V = self.item_samples_[:, items].astype(np.float64)  # (keep, n, d)
+        precision = lam_u[None] + alpha * np.einsum("snd,sne->sde", V, V)
+        shift = alpha[:, :, 0] * np.einsum("snd,n->sd", V, r - self.global_mean_) + (lam_u @ mu_u)[None]
+        cov = np.linalg.inv(precision)
+        return np.einsum("sde,se->sd", cov, shift), cov
+
+    def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every item's vectors across the kept draws side by side (items, keep·dim), and their outer
+        products (items, keep·dim²): built once per loaded model, they are most of a scoring call."""
+        if "_stacked_cache" not in self.__dict__:
+            V = self.item_samples_.astype(np.float64)
+            S, n, d = V.shape
+            self._stacked_cache = (V.transpose(1, 0, 2).reshape(n, S * d),
+                                   np.einsum("sid,sie->isde", V, V).reshape(n, S * d * d))
+        return self._stacked_cache
+
+    def _fold_in_means(self, histories: list[np.ndarray]) -> np.ndarray:
+        """Posterior-mean user vectors (keep, n, dim) of many unrated histories at once (occlusion asks
+        for hundreds): one sparse (histories × items) count matrix times every item's v v^T, for all
+        kept draws in one product, instead of an outer product per history row."""
+        lengths = np.array([len(h) for h in histories])
+        items = np.concatenate(histories) if lengths.sum() else np.zeros(0, np.int64)
+        counts = sparse.csr_matrix((np.ones(len(items)), (np.repeat(np.arange(len(histories)), lengths),
+                                                          items)), shape=(len(histories), self.n_items_))
+        S, d = len(self.noise_precision_), self.dim
+        stacked, outer = self._stacked()
+        gram = (counts @ outer).reshape(len(histories), S, d, d).transpose(1, 0, 2, 3)
+        linear = (counts @ stacked).reshape(len(histories), S, d)
+        linear = linear.transpose(1, 0, 2) * (self.implicit_rating_ - self.global_mean_)
+        mu_u, lam_u = self.hyper_user_[0], self.hyper_user_[1:]
+        alpha = self.noise_precision_[:, None, None, None]
+        shift = alpha[..., 0] * linear + (lam_u @ mu_u)
+        return np.linalg.solve(lam_u + alpha * gram, shift[..., None])[..., 0]
+
+    def _score(self, histories, users):
+        S = len(self.noise_precision_)
+        if users is None:
+            vectors = self._fold_in_means(histories)  # (keep, n, d)
+        else:
+            if users.min() < 0 or users.max() >= self.user_samples_.shape[1]:
+                raise DataError(f"unknown user index in {users[:5].tolist()}: the model knows "
+                                f"{self.user_samples_.shape[1]:,} users")
+            vectors = self.user_samples_[:, users]
+        if self.thompson:
+            # One posterior draw per row: a new draw every call, as Thompson sampling needs.
+            rng = self.__dict__.setdefault("_rng", np.random.default_rng(self.seed))
+            pick = rng.integers(0, S, len(histories))
+            return self.global_mean_ + np.einsum("nd,nid->ni", vectors[pick, np.arange(len(pick))],
+                                                 self.item_samples_[pick])
+        # The mean over draws of U_s V_s^T as one matrix product over the stacked (draw, factor) axis.
+        n = vectors.shape[1]
+        return self.global_mean_ + (vectors.transpose(1, 0, 2).reshape(n, -1) @ self._stacked()[0].T) / S
+
+    def item_embeddings(self) -> np.ndarray:
+        self._check_fitted()
+        return self.item_samples_.mean(axis=0)
+
+    def user_embedding(self, history) -> np.ndarray:
+        self._check_fitted()
+        return self.fold_in(self._check_histories([history])[0])[0].mean(axis=0)

@@ -1,0 +1,165 @@
+"""Bayesian PMF: it recovers a known noise level, its intervals cover what they say on data drawn from
+the model, its uncertainty shrinks with evidence, it saves and folds in, Thompson draws vary."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from recsys.data.dataset import build_dataset
+from recsys.errors import DataError, NotApplicable, ParameterError
+from recsys.models import get_model, load_model
+from recsys.models.bpmf import mixture_quantiles
+from recsys.split import random_split
+
+NOISE_SD = 0.5
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Ratings drawn from a rank-3 model plus N(0, 0.5²) noise: 300 users with 5 to 60 ratings each."""
+    rng = np.random.default_rng(1)
+    n_users, n_items, d = 300, 200, 3
+    U, V = rng.normal(0, 0.6, (n_users, d)), rng.normal(0, 0.6, (n_items, d))
+    rows = []
+    for u in range(n_users):
+        items = rng.choice(n_items, rng.integers(5, 61), replace=False)
+        rows += [(u, i, 3.0 + U[u] @ V[i] + rng.normal(0, NOISE_SD)) for i in items]
+    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    frame["timestamp"] = np.arange(len(frame))
+    ds = build_dataset(frame, name="planted", source="test")
+    return ds, random_split(ds, test=0.2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def fitted(planted):
+    return get_model("bpmf", dim=3, burn_in=60, samples=120, keep=20).fit(planted[1].train)
+
+
+def test_recovers_the_noise_and_beats_the_mean(fitted, planted):
+    split = planted[1]
+    noise = fitted.noise_precision_ ** -0.5
+    assert abs(noise.mean() - NOISE_SD) < 0.08, noise
+    errors = fitted.rating_errors(split.test)
+    baseline = float(np.sqrt(np.mean((split.test.ratings - split.train.rating.mean()) ** 2)))
+    assert errors["rmse"] < 0.8 * baseline, (errors, baseline)
+
+
+@pytest.mark.parametrize("level", [0.5, 0.8, 0.9])
+def test_intervals_cover_what_they_say(fitted, planted, level):
+    """On data drawn from the model, the central ``level`` intervals hold about ``level`` of held-out
+    ratings (binomial noise on ~1,900 ratings is ±0.02)."""
+    errors = fitted.rating_errors(planted[1].test)
+    assert abs(errors[f"coverage_{round(level * 100)}"] - level) < 0.05, errors
+
+
+def test_fewer_ratings_wider_intervals(fitted, planted):
+    """Parameter uncertainty: the 10% of users with the fewest training ratings get wider intervals
+    than the 10% with the most (same items)."""
+    train = planted[1].train
+    counts = np.bincount(train.user, minlength=train.n_users)
+    order = np.argsort(counts, kind="stable")
+    few, many = order[:30], order[-30:]
+    items = np.arange(train.n_items)
+    width = {}
+    for name, group in (("few", few), ("many", many)):
+        users = np.repeat(group, len(items))
+        low, high = fitted.predict_interval(users, np.tile(items, len(group)), 0.9)
+        width[name] = float(np.mean(high - low))
+    assert width["few"] > width["many"], width
+
+
+def test_mixture_quantiles_match_scipy_and_sampling():
+    q = mixture_quantiles(np.array([[1.0]]), np.array([[2.0]]), np.array([0.05, 0.5, 0.95]))[0]
+    assert np.allclose(q, stats.norm(1.0, 2.0).ppf([0.05, 0.5, 0.95]), atol=1e-6)
+    means, sds = np.array([[-2.0, 3.0]]), np.array([[0.5, 1.0]])
+    draws = np.concatenate([stats.norm(-2, 0.5).rvs(200_000, random_state=0),
+                            stats.norm(3, 1.0).rvs(200_000, random_state=1)])
+    levels = np.array([0.1, 0.5, 0.9])
+    assert np.allclose(mixture_quantiles(means, sds, levels)[0], np.quantile(draws, levels), atol=0.03)
+
+
+def test_save_load_same_predictions_and_intervals(fitted, planted, tmp_path):
+    users, items = np.array([0, 5, 299]), np.array([3, 100, 199])
+    loaded = load_model(fitted.save(tmp_path / "bpmf"))
+    assert np.array_equal(loaded.predict(users, items), fitted.predict(users, items))
+    for a, b in zip(loaded.predict_interval(users, items), fitted.predict_interval(users, items)):
+        assert np.array_equal(a, b)
+
+
+def test_fold_in_with_the_users_ratings_ranks_like_the_learned_user(fitted, planted):
+    """A known user's ratings folded in give (nearly) the learned posterior: per user, the Spearman
+    correlation between the two item orders is high."""
+    train = planted[1].train
+    for u in (0, 1, 2, 3, 4):
+        mine = train.user == u
+        folded = fitted.fold_in(train.item[mine], train.rating[mine])[0].mean(axis=0)
+        learned = fitted.user_samples_[:, u].mean(axis=0)
+        items = fitted.item_samples_.mean(axis=0)
+        rho = stats.spearmanr(items @ folded, items @ learned).statistic
+        assert rho > 0.9, (u, rho)
+
+
+def test_batched_fold_in_scores_each_history_as_alone(fitted):
+    """Scoring many histories at once (occlusion's batches) gives, per history, the posterior mean of
+    its own fold-in — including an empty history (the prior) and a repeated item."""
+    histories = [np.array([0, 5, 9]), np.array([], np.int64), np.array([3, 3, 150]), np.arange(40)]
+    batch = fitted.score(histories)
+    for j, h in enumerate(histories):
+        mean, _ = fitted.fold_in(h)
+        alone = fitted.global_mean_ + np.einsum("sd,sid->i", mean, fitted.item_samples_) / len(mean)
+        assert np.allclose(batch[j], alone, atol=1e-4), f"history {j}"
+
+
+def test_thompson_ranks_by_one_posterior_draw_per_call(planted):
+    """Each Thompson row is exactly one kept draw's scores for that user; calls draw anew; the
+    posterior-mean model scores with the average of the draws."""
+    train = planted[1].train
+    model = get_model("bpmf", dim=3, burn_in=20, samples=40, keep=20, thompson=True).fit(train)
+    users = np.arange(5)
+    histories = [train.item[train.user == u] for u in users]
+    per_draw = model.global_mean_ + np.einsum("snd,sid->sni", model.user_samples_[:, users],
+                                              model.item_samples_)  # (keep, users, items)
+    picked = set()
+    for _ in range(10):
+        rows = model.score(histories, users=users)
+        for j, u in enumerate(users):
+            match = np.flatnonzero(np.abs(per_draw[:, j] - rows[j]).max(axis=1) < 1e-4)
+            assert len(match) >= 1, f"user {u}: a Thompson row that is no posterior draw"
+            picked.add(int(match[0]))
+    assert len(picked) > 5, picked
+    mean = model.set_params(thompson=False).score(histories, users=users)
+    assert np.allclose(mean, per_draw.mean(axis=0), atol=1e-4)
+
+
+def test_bad_input_is_refused(fitted, ml100k):
+    with pytest.raises(DataError, match="unknown user"):
+        fitted.predict(np.array([10_000]), np.array([0]))
+    with pytest.raises(DataError, match="ratings for"):
+        fitted.fold_in([1, 2], [4.0])
+    with pytest.raises(ParameterError, match="keep"):
+        get_model("bpmf", samples=5, keep=10).fit(ml100k)
+    with pytest.raises(ParameterError, match="level"):
+        fitted.predict_interval([0], [0], level=1.5)
+    implicit = build_dataset(pd.DataFrame({"user": [1, 1, 2], "item": [1, 2, 1]}), name="x", source="t")
+    with pytest.raises(NotApplicable, match="ratings"):
+        get_model("bpmf").fit(implicit)
+
+
+def test_the_posterior_narrows_as_a_users_ratings_are_folded_in(fitted, planted):
+    """Per user (five with the most training ratings): the model's own spread for an item after all of
+    their ratings is below the prior's (no ratings), and the path ends where the full fold-in is."""
+    train = planted[1].train
+    counts = np.bincount(train.user, minlength=train.n_users)
+    for u in np.argsort(-counts, kind="stable")[:5]:
+        mine = train.user == u
+        path = fitted.posterior_path(train.item[mine], train.rating[mine], item=7)
+        assert path["items"][0] == 0 and path["items"][-1] == mine.sum(), (u, path["items"])
+        # What is left is the item vectors' own spread, which no user rating narrows.
+        assert path["model_sd"][-1] < 0.75 * path["model_sd"][0], (u, path["model_sd"])
+        assert np.all(path["low"] <= path["predicted"]) and np.all(path["predicted"] <= path["high"]), u
+        full = fitted.rating_summary([7], history=train.item[mine], ratings=train.rating[mine])
+        assert np.isclose(full["predicted"][0], path["predicted"][-1]), u
+        known = fitted.rating_summary([7], user=int(u))
+        assert abs(known["predicted"][0] - full["predicted"][0]) < 0.5, (u, known, full)
