@@ -305,7 +305,24 @@ def api() -> list[str] | None:
                  rows) + ["", note, "", source(data, "api")]
 
 
-TABLES = {"quality": quality, "rating": rating, "explain_quality": explain_quality,
+def distill() -> list[str] | None:
+    data = load("distill")
+    if not data:
+        return None
+    labels = {"gpt": "GPT", "bert": "BERT4Rec"}
+    rows = []
+    for r in data["rows"]:
+        spread = f" ± {r['ndcg@10_std']:.3f}" if r["runs"] > 1 else ""
+        rows.append([f"{labels.get(r['model'], r['model'])} {r['role']}", f"{r['ndcg@10']:.4f}{spread}",
+                     f"{r['share_of_teacher']:.1%}", f"{r['hr@10']:.4f}",
+                     f"{r['transformer_params']:,.0f} ({r['params_share']:.1%})", f"{r['params']:,.0f}",
+                     f"{r['bytes'] / 1024:,.0f} KiB", num(r["fit_s"], 1), num(r["rec_ms_p50"], 2),
+                     str(r["runs"])])
+    return table(["model", "NDCG@10", "of the teacher's", "HR@10", "transformer parameters", "all parameters",
+                  "on disk", "fit seconds", "recommend ms (p50)", "seeds"], rows) + ["", source(data, "distill")]
+
+
+TABLES = {"quality": quality, "distill": distill, "rating": rating, "explain_quality": explain_quality,
           "explain_methods": explain_methods, "app": app, "index": index,
           "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed,
           "counterfactual_recall": counterfactual_recall, "api": api, "catalogue": catalogue}

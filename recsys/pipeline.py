@@ -15,7 +15,7 @@ from recsys.errors import ArtifactError
 from recsys.evaluate import DEFAULT_K, evaluate
 from recsys.explain.store import is_current, precompute
 from recsys.models import Recommender, get_model, model_class
-from recsys.models.registry import DEFAULT_MODELS
+from recsys.models.registry import BUILTIN, DEFAULT_MODELS
 from recsys.progress import Progress, scaled
 from recsys.projection import cached_projection, cached_user_vectors
 from recsys.split import Split, make_split
@@ -60,8 +60,13 @@ def build_model(name: str, split: Split, *, params: dict | None = None,
             return BuiltModel(loaded, store.manifest(key), loaded=True)
         except ArtifactError as e:
             reason = str(e)
+    teacher = {}
+    if getattr(model, "distill_weight", 0) and model.teacher in BUILTIN:
+        # A student learns from its teacher on the same split: built (or loaded) first.
+        teacher["teacher"] = build_model(model.teacher, split, store=store, k=k, explanations=explanations,
+                                         progress=progress).model
     start = time.perf_counter()
-    model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.8))
+    model.fit(split.train, valid=split.valid, progress=scaled(progress, 0.0, 0.8), **teacher)
     fit_seconds = time.perf_counter() - start
     from recsys import distributed  # imports torch: not at module level, the app's first page avoids it
 

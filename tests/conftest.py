@@ -94,7 +94,7 @@ def app_store(tmp_path_factory, text_cache):
 # store of app models (the page and app tests), or starts torchrun / Chromium.
 SLOW_TESTS = {
     "test_models.py::test_fitting_twice_is_deterministic", "test_index.py::test_ivfpq_trades_bytes_for_recall",
-    "test_explain.py", "test_classic_models.py::test_sparse_bpr_learns_like_dense_bpr", "test_compress.py",
+    "test_explain.py", "test_distill.py", "test_classic_models.py::test_sparse_bpr_learns_like_dense_bpr", "test_compress.py",
     "test_models.py::test_fit_returns_self_and_learns_underscore_attributes",
     "test_projection.py::test_sampled_fit_then_transform_covers_every_row",
     "test_bad_inputs.py::test_same_seed_same_metrics", "test_index.py::test_save_load_same_neighbours",

@@ -14,6 +14,9 @@ FAST_PARAMS: dict[str, dict] = {
     "bpr": {"epochs": 2}, "ratingmf": {"epochs": 2}, "features": {"epochs": 2},
     "bpmf": {"burn_in": 2, "samples": 4, "keep": 2},
     "gpt": {"epochs": 1, "layers": 1, "max_len": 50}, "bert": {"epochs": 1, "layers": 1, "max_len": 50},
+    # The contract on its own: distillation from a teacher is tests/test_distill.py's
+    "gpt-student": {"epochs": 1, "layers": 1, "max_len": 50, "distill_weight": 0.0},
+    "bert-student": {"epochs": 1, "layers": 1, "max_len": 50, "distill_weight": 0.0},
 }
 
 

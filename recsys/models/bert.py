@@ -79,9 +79,8 @@ class BERT4Rec(SequentialRecommender):
         inputs, masked = self.mask_tokens(tokens, rng)
         return (tokens, inputs, masked), masked.sum(axis=1)
 
-    def _arrays_loss(self, module, tokens, inputs, masked, *, device, gen, weight: float = 1.0):
+    def _positions(self, module, tokens, inputs, masked, *, device):
         inputs_t = torch.as_tensor(inputs, device=device)
         h, _ = module.hidden(inputs_t, causal=False, key_pad=inputs_t == 0)
         masked_t = torch.as_tensor(masked, device=device)
-        targets = torch.as_tensor(tokens, device=device)[masked_t] - 1
-        return self._loss_on(module, h[masked_t], targets, device, gen) * weight
+        return h[masked_t], torch.as_tensor(tokens, device=device)[masked_t] - 1

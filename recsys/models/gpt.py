@@ -54,13 +54,13 @@ class GPT(SequentialRecommender):
         tokens = pad([s + 1 for s in seqs])
         return (tokens,), (tokens[:, 1:] > 0).sum(axis=1)  # one target per position after the first
 
-    def _arrays_loss(self, module, tokens, *, device, gen, weight: float = 1.0):
+    def _positions(self, module, tokens, *, device):
         tokens = torch.as_tensor(tokens, device=device)
         inputs, targets = tokens[:, :-1], tokens[:, 1:]
         # Right padding: a real position only ever attends to earlier, real positions.
         h, _ = module.hidden(inputs, causal=True)
         keep = targets > 0
-        return self._loss_on(module, h[keep], targets[keep] - 1, device, gen) * weight
+        return h[keep], targets[keep] - 1
 
     def generate(self, history, k: int = 10, beam_width: int = 1, exclude_seen: bool = True
                  ) -> tuple[np.ndarray, np.ndarray]:

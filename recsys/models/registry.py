@@ -38,6 +38,8 @@ BUILTIN = {
     "content": Builtin("content", "ContentModel", "Content (MiniLM)", True),
     "gpt": Builtin("gpt", "GPT", "GPT", True),
     "bert": Builtin("bert", "BERT4Rec", "BERT4Rec", True),
+    "gpt-student": Builtin("distill", "GPTStudent", "GPT student (distilled)", False),
+    "bert-student": Builtin("distill", "BERTStudent", "BERT4Rec student (distilled)", False),
     "proxy": Builtin("proxy", "ProxyRecommender", "Your recommendations", False),
 }
 DEFAULT_MODELS = tuple(name for name, entry in BUILTIN.items() if entry.default)

@@ -231,7 +231,8 @@ def pad(seqs: list[np.ndarray], value: int = 0) -> np.ndarray:
 
 class SequentialRecommender(Recommender):
     """Base of GPT and BERT: subclasses set ``causal`` and define ``_window_shape``, ``_batch_arrays``
-    and ``_arrays_loss`` (and ``_inputs`` when scoring feeds more than the history)."""
+    and ``_positions`` (the hidden states and true items where the loss is taken; and ``_inputs`` when
+    scoring feeds more than the history)."""
 
     causal: bool = True
 
@@ -252,10 +253,14 @@ class SequentialRecommender(Recommender):
 
     # -- training ---------------------------------------------------------------------------------------
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None,
-            init_from: "SequentialRecommender | str | Path | None" = None) -> "SequentialRecommender":
+            init_from: "SequentialRecommender | str | Path | None" = None,
+            teacher: "SequentialRecommender | str | Path | None" = None) -> "SequentialRecommender":
         """Train on ``train``'s sequences. ``init_from`` (a fitted model of the same kind, or the folder
-        of a saved one) starts from its weights instead of random ones: pre-train, then fine-tune."""
+        of a saved one) starts from its weights instead of random ones: pre-train, then fine-tune.
+        ``teacher`` (students only, ``recsys.models.distill``): a fitted model whose softened next-item
+        distribution the student learns beside the true next item."""
         self._check_params()
+        teacher_module = self._teacher_module(teacher, train)
         device = resolve_device(self.device)
         gen = seed_everything(self.seed)
         rng = np.random.default_rng(self.seed)
@@ -279,6 +284,8 @@ class SequentialRecommender(Recommender):
         lengths = np.array([len(s) for s in seqs])
         self.batch_size_ = self.batch_size or auto_batch_size(train)
         stopper = EarlyStopping(self.patience)
+        if teacher_module is not None:
+            self._teacher = teacher_module.to(device).eval()  # read by _arrays_loss; dropped after fit
         trainer = data_parallel(module, self._arrays_loss, device)
         self.history_ = []
         out_of_time = False
@@ -323,7 +330,41 @@ class SequentialRecommender(Recommender):
         else:
             self.best_epoch_ = len(self.history_)
         module.eval()
+        self.__dict__.pop("_teacher", None)
         return self
+
+    def _teacher_module(self, teacher, train: Dataset):
+        """Only students (``recsys.models.distill``) learn from a teacher."""
+        if teacher is not None:
+            raise ParameterError(f"{self.name} is not a student; distil into gpt-student or bert-student")
+        return None
+
+    def _arrays_loss(self, module, *arrays, device, gen, weight: float = 1.0):
+        """The batch's loss: cross-entropy of the true items at the training positions (``_positions``
+        of the subclass), mixed with the distillation loss while a teacher is attached."""
+        h, targets = self._positions(module, *arrays, device=device)
+        loss = self._loss_on(module, h, targets, device, gen)
+        teacher = self.__dict__.get("_teacher")
+        if teacher is not None:
+            with torch.no_grad():
+                taught, _ = self._positions(teacher, *arrays, device=device)
+            loss = ((1 - self.distill_weight) * loss
+                    + self.distill_weight * self._distill_loss(module, teacher, h, taught, gen))
+        return loss * weight
+
+    def _distill_loss(self, module, teacher, h, taught, gen) -> torch.Tensor:
+        """KL divergence from the teacher's next-item distribution to the student's, both softened by
+        ``temperature`` and scaled by its square (Hinton et al., 2015), over all items — or over the
+        batch's sampled negatives where the softmax is sampled."""
+        items = None
+        if module.n_items > self.sampled_softmax_above:
+            items = torch.multinomial(module.negative_probs, self.negatives, replacement=True,
+                                      generator=gen).to(h.device)
+        t = self.temperature
+        student = F.log_softmax(module.item_logits(h, items) / t, dim=-1)
+        with torch.no_grad():
+            target = F.log_softmax(teacher.item_logits(taught, items) / t, dim=-1)
+        return F.kl_div(student, target, log_target=True, reduction="batchmean") * t * t
 
     def _decay(self, opt, epoch_share: float, seconds: float) -> None:
         """Cosine decay of the learning rate to zero (``lr_decay``), step by step, over the epochs or the
