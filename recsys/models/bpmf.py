@@ -178,16 +178,27 @@ class BPMF(RatingPredictor, Recommender):
         return self
 
     # -- predictions ----------------------------------------------------------------------------------
-    def _check_pairs(self, users, items) -> tuple[np.ndarray, np.ndarray]:
+    def _check_items(self, items) -> np.ndarray:
         self._check_fitted()
-        users, items = np.asarray(users, np.int64), np.asarray(items, np.int64)
+        items = np.asarray(items, np.int64)
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            raise DataError(f"unknown item id in {items[(items < 0) | (items >= self.n_items_)][:5].tolist()}: "
+                            f"the model knows items 0..{self.n_items_ - 1}")
+        return items
+
+    def _check_user_indices(self, users) -> np.ndarray:
+        users = np.asarray(users, np.int64)
+        n = self.user_samples_.shape[1]
+        if users.size and (users.min() < 0 or users.max() >= n):
+            raise DataError(f"unknown user index in {users[(users < 0) | (users >= n)][:5].tolist()}: "
+                            f"the model knows {n:,} users")
+        return users
+
+    def _check_pairs(self, users, items) -> tuple[np.ndarray, np.ndarray]:
+        items = self._check_items(items)
+        users = self._check_user_indices(users)
         if users.shape != items.shape:
             raise DataError(f"got {users.size} users for {items.size} items")
-        if users.size and (users.min() < 0 or users.max() >= self.user_samples_.shape[1]):
-            raise DataError(f"unknown user index in {users[users >= 0][:5].tolist()}: the model knows "
-                            f"{self.user_samples_.shape[1]:,} users")
-        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
-            raise DataError("unknown item index in predict()")
         return users, items
 
     def _draw_means(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -223,10 +234,7 @@ class BPMF(RatingPredictor, Recommender):
         and ``model_sd``, the model's own uncertainty about the mean rating (the spread of the posterior,
         without the rating noise every prediction shares). For a known ``user`` (their stored draws), or
         a ``history`` (with optional ``ratings``) folded in (exact Gaussian per kept draw)."""
-        self._check_fitted()
-        items = np.asarray(items, np.int64)
-        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
-            raise DataError("unknown item id")
+        items = self._check_items(items)
         if user is not None:
             means, extra = self._draw_means(np.full(len(items), int(user)), items), None
             spread = means.var(axis=1)
@@ -275,18 +283,21 @@ class BPMF(RatingPredictor, Recommender):
         """The posterior of a new user's vector given rated ``items`` (ratings default to
         ``implicit_rating``), per kept draw of the item vectors: Gaussian means (keep, dim) and
         covariances (keep, dim, dim), under the learned user prior. An empty history gives the prior."""
-        self._check_fitted()
-        items = np.asarray(items, np.int64)
-        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
-            raise DataError("unknown item id in the history")
+        items = self._check_items(items)
         r = self._ratings_of(items, ratings)
-        mu_u, lam_u = self.hyper_user_[0], self.hyper_user_[1:]
-        alpha = self.noise_precision_[:, None, None]
         V = self.item_samples_[:, items].astype(np.float64)  # (keep, n, d)
-        precision = lam_u[None] + alpha * np.einsum("snd,sne->sde", V, V)
-        shift = alpha[:, :, 0] * np.einsum("snd,n->sd", V, r - self.global_mean_) + (lam_u @ mu_u)[None]
+        precision, shift = self._user_posterior(np.einsum("snd,sne->sde", V, V),
+                                                np.einsum("snd,n->sd", V, r - self.global_mean_))
         cov = np.linalg.inv(precision)
         return np.einsum("sde,se->sd", cov, shift), cov
+
+    def _user_posterior(self, gram: np.ndarray, linear: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Precision and shift (precision · mean) of a user vector's Gaussian posterior per kept draw,
+        from the history's sums of v v^T (keep, ..., d, d) and of (rating − mean) · v (keep, ..., d),
+        under the learned user prior — the same conditional the sampler draws users from."""
+        mu_u, lam_u = self.hyper_user_[0], self.hyper_user_[1:]
+        alpha = self.noise_precision_.reshape(-1, *[1] * (linear.ndim - 1))
+        return lam_u + alpha[..., None] * gram, alpha * linear + lam_u @ mu_u
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
         """Every item's vectors across the kept draws side by side (items, keep·dim), and their outer
@@ -311,20 +322,15 @@ class BPMF(RatingPredictor, Recommender):
         gram = (counts @ outer).reshape(len(histories), S, d, d).transpose(1, 0, 2, 3)
         linear = (counts @ stacked).reshape(len(histories), S, d)
         linear = linear.transpose(1, 0, 2) * (self.implicit_rating_ - self.global_mean_)
-        mu_u, lam_u = self.hyper_user_[0], self.hyper_user_[1:]
-        alpha = self.noise_precision_[:, None, None, None]
-        shift = alpha[..., 0] * linear + (lam_u @ mu_u)
-        return np.linalg.solve(lam_u + alpha * gram, shift[..., None])[..., 0]
+        precision, shift = self._user_posterior(gram, linear)
+        return np.linalg.solve(precision, shift[..., None])[..., 0]
 
     def _score(self, histories, users):
         S = len(self.noise_precision_)
         if users is None:
             vectors = self._fold_in_means(histories)  # (keep, n, d)
         else:
-            if users.min() < 0 or users.max() >= self.user_samples_.shape[1]:
-                raise DataError(f"unknown user index in {users[:5].tolist()}: the model knows "
-                                f"{self.user_samples_.shape[1]:,} users")
-            vectors = self.user_samples_[:, users]
+            vectors = self.user_samples_[:, self._check_user_indices(users)]
         if self.thompson:
             # One posterior draw per row: a new draw every call, as Thompson sampling needs.
             rng = self.__dict__.setdefault("_rng", np.random.default_rng(self.seed))
