@@ -22,19 +22,47 @@ def scaled(progress: Progress | None, start: float, end: float) -> Progress:
 
 
 class TqdmProgress:
-    """A tqdm bar driven by fractions: ``with TqdmProgress("training") as p: model.fit(..., progress=p)``."""
+    """A tqdm bar driven by fractions: ``with TqdmProgress("training") as p: model.fit(..., progress=p)``.
 
-    def __init__(self, desc: str, disable: bool | None = None):
+    ``disable=None`` draws the bar on a terminal and, elsewhere (a pipe, a CI log), prints a plain line
+    every ``every`` seconds instead: a bar's carriage returns make one unreadable line there, and tqdm's
+    own default for that case is silence, which looks like a hang during a minutes-long fit.
+    """
+
+    def __init__(self, desc: str, disable: bool | None = None, *, every: float = 15.0):
+        import sys
+
         from tqdm.auto import tqdm  # imported here: only the CLI draws bars
 
+        self._desc, self._every, self._last, self._lines = desc, every, None, False
+        if disable is None and not sys.stderr.isatty():
+            disable, self._lines = True, True
         self._bar = tqdm(total=1000, desc=desc, disable=disable, leave=False,
                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
 
     def __call__(self, fraction: float, message: str = "") -> None:
-        self._bar.n = int(1000 * min(max(fraction, 0.0), 1.0))
+        fraction = min(max(fraction, 0.0), 1.0)
+        if self._lines:
+            self._line(fraction, message)
+            return
+        self._bar.n = int(1000 * fraction)
         if message:
             self._bar.set_postfix_str(message, refresh=False)
         self._bar.refresh()
+
+    def _line(self, fraction: float, message: str) -> None:
+        import sys
+        import time
+
+        now = time.monotonic()
+        if self._last is None:
+            self._start = now
+        elif now - self._last < self._every:
+            return
+        self._last = now
+        shown = f", {message}" if message else ""
+        print(f"{self._desc}: {100 * fraction:3.0f}% after {now - self._start:.0f} s{shown}",
+              file=sys.stderr, flush=True)
 
     def __enter__(self) -> "TqdmProgress":
         return self

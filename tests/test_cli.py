@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from recsys.cli import main
+from recsys.progress import TqdmProgress
 
 
 def run(args, capsys):
@@ -75,3 +76,18 @@ def test_module_entry_point_runs():
     proc = subprocess.run([sys.executable, "-m", "recsys", "info", "--dataset", "nope.csv"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 2 and proc.stderr.startswith("python -m recsys: error:")
+
+
+def test_progress_prints_lines_where_no_bar_can_be_drawn(capsys):
+    # Under pytest stderr is captured (not a terminal): a minutes-long fit must still say where it is,
+    # as it does in a CI log or `make run | tee`.
+    with TqdmProgress("gpt", every=3600) as bar:
+        bar(0.0, "epoch 1")
+        bar(0.5, "epoch 20")  # within `every` of the first line: not printed
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["gpt:   0% after 0 s, epoch 1"], lines
+    with TqdmProgress("bert", every=0) as bar:
+        for epoch in range(3):
+            bar(epoch / 2, f"epoch {epoch + 1}")
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split(" after ")[0] for line in lines] == ["bert:   0%", "bert:  50%", "bert: 100%"], lines
