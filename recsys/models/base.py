@@ -239,17 +239,12 @@ class RatingPredictor:
         return {"mse": M.mse(heldout.ratings, pred), "rmse": M.rmse(heldout.ratings, pred),
                 "mae": M.mae(heldout.ratings, pred)}
 
-    def _end_epoch(self, record: dict, valid, stopper, state, progress) -> bool:
-        """Record the epoch; True when early stopping says to stop."""
-        stop = False
-        if valid is not None and len(valid):
-            record["valid_rmse"] = self.rating_errors(valid)["rmse"]
-            stop = stopper.update(-record["valid_rmse"], record["epoch"], state)
-        self.history_.append(record)
-        if progress:
-            progress(record["epoch"] / self.epochs,
-                     f"epoch {record['epoch']}, mse {record['train_mse']:.4f}")
-        return stop
+    def _rating_validation(self, valid):
+        """The rating models' early-stopping criterion for ``torch_utils.train_epochs``: RMSE on the
+        validation part (None without one)."""
+        if valid is None or not len(valid):
+            return None
+        return lambda: ("valid_rmse", self.rating_errors(valid)["rmse"])
 
 
 def history_matrix(histories: list[np.ndarray], n_items: int) -> sparse.csr_matrix:

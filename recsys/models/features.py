@@ -20,7 +20,7 @@ from recsys.data.dataset import Dataset
 from recsys.errors import DataError
 from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.registry import register
-from recsys.models.torch_utils import EarlyStopping, resolve_device, seed_everything
+from recsys.models.torch_utils import optimizer_step, resolve_device, seed_everything, to_numpy, train_epochs
 from recsys.progress import Progress
 
 FEATURES = ["age", "gender", "occupation", "genres", "year", "popularity"]
@@ -149,32 +149,29 @@ class FeatureRating(RatingPredictor, Recommender):
                                   torch.nn.Linear(self.hidden, self.hidden), torch.nn.ReLU(),
                                   torch.nn.Linear(self.hidden, 1)).to(device)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.l2)
-        stopper = EarlyStopping(self.patience)
-        self.history_ = []
-        for epoch in range(self.epochs):
+
+        def run_epoch(epoch: int) -> dict:
             net.train()
             order = torch.randperm(len(y), generator=gen)
             total = 0.0
             for lo in range(0, len(order), self.batch_size):
                 idx = order[lo:lo + self.batch_size]
                 loss = F.mse_loss(net(x[idx].to(device)).squeeze(1), y[idx].to(device))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) * len(idx)
+                total += optimizer_step(opt, loss) * len(idx)
             self._set_weights(net)
-            record = {"epoch": epoch + 1, "train_mse": total / len(y)}
-            if self._end_epoch(record, valid, stopper, self._weights(), progress):
-                break
-        if stopper.best_state is not None:
-            self.w1_, self.b1_, self.w2_, self.b2_, self.w3_, self.b3_ = stopper.best_state
+            return {"train_mse": total / len(y)}
+
+        def restore(state) -> None:
+            self.w1_, self.b1_, self.w2_, self.b2_, self.w3_, self.b3_ = state
+
+        train_epochs(self, run_epoch, validate=self._rating_validation(valid), snapshot=self._weights,
+                     restore=restore, progress=progress)
         return self
 
     def _set_weights(self, net) -> None:
-        grab = lambda t: t.detach().cpu().numpy().astype(np.float32)  # noqa: E731
-        self.w1_, self.b1_ = grab(net[0].weight).T.copy(), grab(net[0].bias)
-        self.w2_, self.b2_ = grab(net[2].weight).T.copy(), grab(net[2].bias)
-        self.w3_, self.b3_ = grab(net[4].weight).T.copy(), grab(net[4].bias)
+        self.w1_, self.b1_ = to_numpy(net[0].weight).T.copy(), to_numpy(net[0].bias)
+        self.w2_, self.b2_ = to_numpy(net[2].weight).T.copy(), to_numpy(net[2].bias)
+        self.w3_, self.b3_ = to_numpy(net[4].weight).T.copy(), to_numpy(net[4].bias)
 
     def _weights(self):
         return self.w1_, self.b1_, self.w2_, self.b2_, self.w3_, self.b3_

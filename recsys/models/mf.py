@@ -7,7 +7,6 @@ with the item vectors fixed.
 """
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import torch
@@ -15,12 +14,12 @@ import torch.nn.functional as F
 
 from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
-from recsys.distributed import agree, data_parallel, loss_weight, shard, world_size
+from recsys.distributed import data_parallel, loss_weight, shard, world_size
 from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.registry import register
-from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
-                                       validation_ndcg, weighted_sample)
+from recsys.models.torch_utils import (optimizer_step, resolve_device, seed_everything, to_numpy,
+                                       train_epochs, validation_ndcg, weighted_sample)
 from recsys.progress import Progress
 
 
@@ -116,12 +115,10 @@ class BPR(_FactorModel):
         # so ``sparse`` switches to lazy Adam over the rows a batch touches (SparseAdam).
         opt = (torch.optim.SparseAdam if self.sparse else torch.optim.Adam)(net.parameters(), lr=self.lr)
         trainer = data_parallel(net, self._bpr_loss, device)
-        stopper = EarlyStopping(self.patience)
         self.n_items_ = n_items
-        self.history_ = []
-        start = time.perf_counter()
         weights = _recency_weights(train, self.recency_half_life)
-        for epoch in range(self.epochs):
+
+        def run_epoch(epoch: int) -> dict:
             if weights is None:
                 order = torch.randperm(len(users), generator=gen)
             else:
@@ -138,29 +135,18 @@ class BPR(_FactorModel):
                 idx, weight = order[mine], loss_weight(len(mine), len(batch))
                 loss = trainer(users[idx].to(device), items[idx].to(device), neg[mine].to(device),
                                weight=weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) / weight * len(batch)
-            record = {"epoch": epoch + 1, "loss": total / len(order),
-                      "seconds": time.perf_counter() - start}
-            stop = False
-            if valid is not None and (epoch + 1) % self.eval_every == 0:
-                self._set_factors(net)
-                record["valid_ndcg@10"] = validation_ndcg(self, valid, train)
-                stop = agree(stopper.update(record["valid_ndcg@10"], epoch + 1,
-                                            (self.user_factors_, self.item_factors_, self.item_bias_)))
-            self.history_.append(record)
-            if progress:
-                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, loss {record['loss']:.4f}")
-            if stop:
-                break
-        if stopper.best_state is not None:
-            self.user_factors_, self.item_factors_, self.item_bias_ = stopper.best_state
-            self.best_epoch_ = stopper.best_epoch
-        else:
+                total += optimizer_step(opt, loss) / weight * len(batch)
             self._set_factors(net)
-            self.best_epoch_ = len(self.history_)
+            return {"loss": total / len(order)}
+
+        def restore(state) -> None:
+            self.user_factors_, self.item_factors_, self.item_bias_ = state
+
+        train_epochs(self, run_epoch, progress=progress, eval_every=self.eval_every,
+                     validate=None if valid is None else (
+                         lambda: ("valid_ndcg@10", validation_ndcg(self, valid, train))),
+                     snapshot=lambda: (self.user_factors_, self.item_factors_, self.item_bias_),
+                     restore=restore)
         return self
 
     def _bpr_loss(self, net: "_BPRNet", u, i, j, weight: float = 1.0) -> torch.Tensor:
@@ -174,9 +160,8 @@ class BPR(_FactorModel):
         return loss * weight
 
     def _set_factors(self, net: "_BPRNet") -> None:
-        grab = lambda e: e.weight.detach().cpu().numpy().astype(np.float32)  # noqa: E731
-        self.user_factors_, self.item_factors_ = grab(net.P), grab(net.Q)
-        self.item_bias_ = grab(net.B)[:, 0].copy()
+        self.user_factors_, self.item_factors_ = to_numpy(net.P.weight), to_numpy(net.Q.weight)
+        self.item_bias_ = to_numpy(net.B.weight)[:, 0].copy()
 
     def _score(self, histories, users):
         # asarray: float16 factors (recsys.compress.half_embeddings) are widened here, float32 pass as is.
@@ -238,15 +223,12 @@ class RatingMF(RatingPredictor, _FactorModel):
             torch.nn.init.normal_(emb.weight, std=0.05, generator=gen)
         for emb in (bu, bi):
             torch.nn.init.zeros_(emb.weight)
-        params = [P.weight, Q.weight, bu.weight, bi.weight]
-        opt = torch.optim.Adam(params, lr=self.lr)
-        stopper = EarlyStopping(self.patience)
+        opt = torch.optim.Adam([P.weight, Q.weight, bu.weight, bi.weight], lr=self.lr)
         self.n_items_ = train.n_items
         self.global_mean_ = mu
         self.rating_range_ = [float(train.rating.min()), float(train.rating.max())]
-        self.history_ = []
-        start = time.perf_counter()
-        for epoch in range(self.epochs):
+
+        def run_epoch(epoch: int) -> dict:
             order = torch.randperm(len(users), generator=gen)
             total = 0.0
             for lo in range(0, len(order), self.batch_size):
@@ -257,25 +239,21 @@ class RatingMF(RatingPredictor, _FactorModel):
                 mse = F.mse_loss(pred, r)
                 reg = self.l2 * ((pu.pow(2).sum(1) + qi.pow(2).sum(1)).mean()
                                  + (bu(u).pow(2) + bi(i).pow(2)).mean())
-                loss = mse + reg
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                optimizer_step(opt, mse + reg)
                 total += float(mse.detach()) * len(idx)
             self._set_state(P, Q, bu, bi)
-            record = {"epoch": epoch + 1, "train_mse": total / len(order),
-                      "seconds": time.perf_counter() - start}
-            if self._end_epoch(record, valid, stopper, self._factors(), progress):
-                break
-        if stopper.best_state is not None:
-            (self.user_factors_, self.item_factors_, self.user_bias_,
-             self.item_bias_) = stopper.best_state
+            return {"train_mse": total / len(order)}
+
+        def restore(state) -> None:
+            self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_ = state
+
+        train_epochs(self, run_epoch, validate=self._rating_validation(valid),
+                     snapshot=self._factors, restore=restore, progress=progress)
         return self
 
     def _set_state(self, P, Q, bu, bi) -> None:
-        grab = lambda e: e.weight.detach().cpu().numpy().astype(np.float32)  # noqa: E731
-        self.user_factors_, self.item_factors_ = grab(P), grab(Q)
-        self.user_bias_, self.item_bias_ = grab(bu).ravel(), grab(bi).ravel()
+        self.user_factors_, self.item_factors_ = to_numpy(P.weight), to_numpy(Q.weight)
+        self.user_bias_, self.item_bias_ = to_numpy(bu.weight).ravel(), to_numpy(bi.weight).ravel()
 
     def _factors(self):
         return self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_

@@ -41,7 +41,7 @@ from recsys.distributed import agree, agree_max, data_parallel, loss_weight, sha
 from recsys.errors import ArtifactError, ParameterError
 from recsys.io import atomic_write_bytes
 from recsys.models.base import Recommender
-from recsys.models.torch_utils import (EarlyStopping, resolve_device, seed_everything,
+from recsys.models.torch_utils import (optimizer_step, resolve_device, seed_everything, train_epochs,
                                        validation_ndcg)
 from recsys.progress import Progress
 
@@ -283,15 +283,13 @@ class SequentialRecommender(Recommender):
         seqs = windows(train.sequences().rows(), *self._window_shape())
         lengths = np.array([len(s) for s in seqs])
         self.batch_size_ = self.batch_size or auto_batch_size(train)
-        stopper = EarlyStopping(self.patience)
         if teacher_module is not None:
             self._teacher = teacher_module.to(device).eval()  # read by _arrays_loss; dropped after fit
         trainer = data_parallel(module, self._arrays_loss, device)
-        self.history_ = []
-        out_of_time = False
-        for epoch in range(self.epochs):
+
+        def run_epoch(epoch: int) -> dict:
             module.train()
-            total, count = 0.0, 0
+            total, count, out_of_time = 0.0, 0, False
             batches = length_batches(lengths, self.batch_tokens, self.batch_size_, rng)
             for step, idx in enumerate(batches):
                 if self.lr_decay:
@@ -303,32 +301,18 @@ class SequentialRecommender(Recommender):
                 n = int(counts[rows].sum())
                 weight = loss_weight(n, int(counts.sum()))
                 loss = trainer(*(a[rows] for a in arrays), device=device, gen=gen, weight=weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                total += float(loss.detach()) / weight * n
+                total += optimizer_step(opt, loss) / weight * n
                 count += n
                 if self.max_seconds is not None and agree(time.perf_counter() - start > self.max_seconds):
                     out_of_time = True  # the budget ends training mid-epoch (huge data)
                     break
-            record = {"epoch": epoch + 1, "loss": total / max(count, 1), "targets": count,
-                      "seconds": time.perf_counter() - start}
-            stop = False
-            if valid is not None and len(valid):
-                record["valid_ndcg@10"] = validation_ndcg(self, valid, train)
-                stop = agree(stopper.update(record["valid_ndcg@10"], epoch + 1,
-                                            {k: v.detach().clone() for k, v in module.state_dict().items()}))
-            self.history_.append(record)
-            if progress:
-                shown = f", valid NDCG@10 {record['valid_ndcg@10']:.4f}" if "valid_ndcg@10" in record else ""
-                progress((epoch + 1) / self.epochs, f"epoch {epoch + 1}, loss {record['loss']:.3f}{shown}")
-            if stop or out_of_time:
-                break
-        if stopper.best_state is not None:
-            module.load_state_dict(stopper.best_state)
-            self.best_epoch_ = stopper.best_epoch
-        else:
-            self.best_epoch_ = len(self.history_)
+            return {"loss": total / max(count, 1), "targets": count, "out_of_time": out_of_time}
+
+        train_epochs(self, run_epoch, start=start, progress=progress,
+                     validate=None if valid is None or not len(valid) else (
+                         lambda: ("valid_ndcg@10", validation_ndcg(self, valid, train))),
+                     snapshot=lambda: {k: v.detach().clone() for k, v in module.state_dict().items()},
+                     restore=module.load_state_dict)
         module.eval()
         self.__dict__.pop("_teacher", None)
         return self

@@ -1,4 +1,5 @@
-"""What the torch-trained models share: device choice, seeding, early stopping on validation NDCG.
+"""What the torch-trained models share: device choice, seeding, and the one training loop (``train_epochs``:
+epochs, validation and early stopping, the time budget, progress, agreement between processes).
 
 Models are device-agnostic: ``device="auto"`` uses CUDA when present and the CPU otherwise; everything
 they keep after ``fit`` is moved back to numpy or saved with safetensors, never pickled.
@@ -7,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import random
+import time
+from typing import Callable
 
 import numpy as np
 import torch
 
 from recsys.errors import ParameterError
 from recsys.evaluate import evaluate
+from recsys.progress import Progress
 
 
 def resolve_device(device: str | None = "auto") -> torch.device:
@@ -79,3 +83,63 @@ class EarlyStopping:
         else:
             self.bad_rounds += 1
         return self.bad_rounds >= self.patience
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    """A learned tensor as the float32 numpy array a fitted model keeps."""
+    return tensor.detach().cpu().numpy().astype(np.float32)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> float:
+    """One gradient step on ``loss``; returns its value."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return float(loss.detach())
+
+
+def train_epochs(model, run_epoch: Callable[[int], dict], *,
+                 validate: Callable[[], tuple[str, float]] | None, snapshot: Callable[[], object],
+                 restore: Callable[[object], None],
+                 progress: Progress | None = None, eval_every: int = 1, start: float | None = None) -> None:
+    """The training loop every gradient-trained model runs: ``model.epochs`` epochs of ``run_epoch(epoch)``
+    (one pass over the batches; it returns the epoch's record, e.g. its loss, and sets ``"out_of_time"``
+    when the model's time budget ended it), each recorded in ``model.history_`` with the seconds since
+    ``start``. Every ``eval_every`` epochs ``validate()`` gives (name, value) — a name starting with
+    ``valid_rmse`` or ``valid_mse`` is lower-better — and ``model.patience`` rounds without a better
+    value stop training; ``snapshot()`` keeps the best state and ``restore`` puts it back at the end
+    (``model.best_epoch_``). Under torchrun every process takes the same decisions (``agree``)."""
+    from recsys.distributed import agree
+
+    stopper = EarlyStopping(model.patience)
+    model.history_ = []
+    start = time.perf_counter() if start is None else start
+    for epoch in range(model.epochs):
+        record = {"epoch": epoch + 1, **run_epoch(epoch)}
+        out_of_time = bool(record.pop("out_of_time", False))
+        record["seconds"] = time.perf_counter() - start
+        stop = False
+        if validate is not None and (epoch + 1) % eval_every == 0:
+            name, value = validate()
+            record[name] = value
+            lower_is_better = name.startswith(("valid_rmse", "valid_mse"))
+            stop = agree(stopper.update(-value if lower_is_better else value, epoch + 1, snapshot()))
+        model.history_.append(record)
+        if progress:
+            progress((epoch + 1) / model.epochs, _describe(record))
+        if stop or out_of_time:
+            break
+    if stopper.best_state is not None:
+        restore(stopper.best_state)
+        model.best_epoch_ = stopper.best_epoch
+    else:
+        model.best_epoch_ = len(model.history_)
+
+
+def _describe(record: dict) -> str:
+    shown = [f"epoch {record['epoch']}"]
+    for key, label, digits in (("loss", "loss", 3), ("train_mse", "mse", 4),
+                               ("valid_ndcg@10", "valid NDCG@10", 4), ("valid_rmse", "valid RMSE", 4)):
+        if key in record:
+            shown.append(f"{label} {record[key]:.{digits}f}")
+    return ", ".join(shown)
