@@ -3,7 +3,7 @@
     .venv/bin/python bench/distill.py [--models gpt bert] [--seeds 3] [--max-seconds 300]
 
 For each kind and seed: the teacher (default hyper-parameters), the student (``<kind>-student``: a
-quarter of the teacher's transformer parameters) distilled from that teacher, and the same student with
+under a quarter of the teacher's transformer parameters) distilled from that teacher, and the same student with
 ``distill_weight=0``; every fit under the same wall-clock budget as bench/models.py gives the
 transformers. Reports NDCG@10 / HR@10 (leave-one-out by time, full ranking, test split; mean and spread
 over seeds), transformer and total parameters, bytes on disk, fit seconds and recommend latency.
