@@ -6,14 +6,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from views import state, widgets
+from views import figures, state
 
 ROOT = Path(__file__).parent
 
 
 st.set_page_config(page_title="RecLens", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide")
 state.inject_css()
-widgets.apply_plot_theme()
+figures.apply_plot_theme()
 
 pages = {
     "Explore": [

@@ -23,7 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from common import RESULTS, ROOT, peak_rss_mib, print_table, write_results
 

@@ -255,7 +255,7 @@ class Api:
         ds, model, history, user, exclude, allowed = self._prepare(o, t)
         items, scores = recommend_reranked(
             model, history, o.k, users=None if user is None else [user], lam=1.0 - o.diversity,
-            vectors=ds.genre_matrix()[0].toarray() if o.diversity else None,
+            vectors=ds.genre_vectors() if o.diversity else None,
             popularity=ds.item_popularity() if o.popularity_penalty else None,
             popularity_penalty=o.popularity_penalty, exclude=exclude, allowed=allowed)
         return self._list_body(o, t, ds, history, user, items, scores)
@@ -303,17 +303,11 @@ class Api:
         ds = self.dataset(name)
         explained = self.ws.explain(name, model, history, user, items)
         titles = self.titles(ds)
-        note, reasons = list_reasons(explained, titles, ratings=self.ratings(ds, user, history))
+        ratings = None if user is None else ds.ratings_of(user, history)
+        note, reasons = list_reasons(explained, titles, ratings=ratings)
         for row, e, reason in zip(out, explained, reasons):
             row.update(reason=reason, counterfactual=counterfactual_sentence(e, titles), method=e.method)
         return note
-
-    def ratings(self, ds: Dataset, user: int | None, history: np.ndarray) -> dict[int, float] | None:
-        if user is None or not ds.has_ratings:
-            return None
-        mask = ds.user == user
-        seen = set(history.tolist())
-        return {i: r for i, r in zip(ds.item[mask].tolist(), ds.rating[mask].tolist()) if i in seen}
 
     def explanation(self, r: ExplainRequest) -> dict:
         from recsys.explain import available_methods, counterfactual_sentence, list_reasons
@@ -328,6 +322,7 @@ class Api:
                                      f"{', '.join(names)}")
         e = self.ws.explain(r.dataset, r.model, history, user, [item], method=r.method)[0]
         titles = self.titles(ds)
+        ratings = None if user is None else ds.ratings_of(user, history)
         raw_history = self.raw(ds, e.history)
         order = np.argsort(-np.abs(e.values), kind="stable")
         credits = [{"position": int(p), "item": raw_history[p], "title": str(titles[e.history[p]]),
@@ -338,7 +333,7 @@ class Api:
                 "method": e.method, "settings": _plain(e.settings), "uncertainty": e.uncertainty,
                 "score": float(e.score), "base_value": float(e.base_value),
                 "rank": None if e.rank is None else int(e.rank),
-                "reason": list_reasons([e], titles, ratings=self.ratings(ds, user, history))[1][0],
+                "reason": list_reasons([e], titles, ratings=ratings)[1][0],
                 "credits": credits,
                 "counterfactual": None if fact is None else {
                     "found": fact.found, "proved_none": fact.proved_none,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recsys.data.dataset import first_genres
 from recsys.errors import ParameterError
 
 ACTIVITY_BINS = (0, 20, 50, 100, 200, np.inf)
@@ -169,10 +170,19 @@ def rank_changes(before, after) -> pd.DataFrame:
     return out
 
 
+def edited_history(history, removed=(), moved=(), added=()) -> np.ndarray:
+    """The What-if editor's history: ``removed`` items dropped, ``moved`` ones taken out and appended
+    in the order given (the most recent end), then ``added`` ones appended as the latest."""
+    removed = {int(i) for i in removed}
+    moved = [int(i) for i in moved if int(i) not in removed]
+    gone = removed | set(moved)
+    kept = [int(i) for i in history if int(i) not in gone]
+    return np.asarray(kept + moved + [int(i) for i in added], np.int64)
+
+
 def genre_segment(items: np.ndarray, genres: pd.Series) -> pd.Categorical:
     """Items by their first listed genre (``genres`` holds "A|B" strings, indexed by item)."""
-    first = genres.fillna("").str.split("|").str[0].replace("", "(none)").to_numpy()[np.asarray(items)]
-    return pd.Categorical(first)
+    return pd.Categorical(first_genres(genres)[np.asarray(items)])
 
 
 def exposure_by_popularity(lists: np.ndarray, popularity: np.ndarray, k: int = 10, bins: int = 10

@@ -136,7 +136,7 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
     for kk in ks:
         means[f"coverage@{kk}"] = M.coverage(counts[kk])
         means[f"gini@{kk}"] = M.gini(counts[kk])
-    ordered = {name: means[name] for name in _metric_order(ks) if name in means}
+    ordered = {name: means[name] for name in M.metric_columns(ks) if name in means}
     return EvalResult(model=getattr(model, "name", type(model).__name__), protocol=protocol, k=ks,
                       metrics=ordered, users=heldout.users.copy(), per_user=arrays,
                       seconds=time.perf_counter() - start, exclude_seen=exclude_seen,
@@ -169,11 +169,6 @@ def _nanmean(values: np.ndarray) -> float:
 
 def _append(store: dict, key: str, values: np.ndarray) -> None:
     store.setdefault(key, []).append(np.asarray(values, dtype=np.float64))
-
-
-def _metric_order(ks) -> list[str]:
-    names = list(M.RANKING_METRICS) + ["coverage", "novelty", "ild", "mean_pop", "gini"]
-    return [f"{name}@{kk}" for kk in ks for name in names]
 
 
 def results_frame(results: list[EvalResult]) -> pd.DataFrame:

@@ -66,6 +66,24 @@ RATING_METRICS = {m.name: m for m in (
     Metric("mse", None, False), Metric("rmse", None, False), Metric("mae", None, False))}
 
 
+# What a results table shows first (the headline accuracy at 10, then 20, beyond-accuracy, ratings).
+LEADING = ("ndcg@10", "hr@10", "mrr@10", "recall@10", "ndcg@20", "hr@20", "coverage@10", "novelty@10",
+           "ild@10", "mean_pop@10", "gini@10", "rmse", "mae")
+
+
+def metric_columns(ks) -> list[str]:
+    """Every ranking and beyond-accuracy metric at each K, in the order results list them."""
+    return [f"{name}@{k}" for k in ks for name in (*RANKING_METRICS, *BEYOND_METRICS)]
+
+
+def display_order(columns) -> list[str]:
+    """The metric columns among ``columns`` in the order tables show them: ``LEADING`` first, then any
+    other metric at any K, sorted. Other columns (timings, names) are left out."""
+    columns = list(columns)
+    first = [c for c in LEADING if c in columns]
+    return first + sorted(c for c in columns if "@" in c and c not in first)
+
+
 def higher_is_better(metric: str) -> bool:
     """For 'ndcg@10' and the like: whether a larger value is better."""
     base = metric.split("@")[0]

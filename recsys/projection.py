@@ -15,7 +15,7 @@ import pandas as pd
 
 from recsys.cache import cached_array
 from recsys.checks import check_int
-from recsys.data.dataset import Dataset
+from recsys.data.dataset import Dataset, first_genres
 from recsys.errors import DataError, ParameterError
 
 
@@ -65,7 +65,7 @@ def item_projection_frame(dataset: Dataset, coords: np.ndarray) -> pd.DataFrame:
     items = dataset.items
     frame = pd.DataFrame({"item": np.arange(dataset.n_items), "item_id": items["item_id"].to_numpy(),
                           "title": items["title"].to_numpy(), "genres": items["genres"].to_numpy(),
-                          "genre": items["genres"].str.split("|").str[0].replace("", "(none)").to_numpy(),
+                          "genre": first_genres(items["genres"]),
                           "year": items["year"].to_numpy(), "popularity": dataset.item_popularity()})
     for axis, name in zip(range(coords.shape[1]), "xyz"):
         frame[name] = coords[:, axis]

@@ -157,3 +157,14 @@ def test_exposure_and_genre_slices_by_hand():
     assert popularity_concentration(lists, popularity, k=3) == pytest.approx(0.6)
     seg = genre_segment(np.array([0, 1, 2]), pd.Series(["Drama|War", "", "Comedy"]))
     assert list(seg) == ["Drama", "(none)", "Comedy"]
+
+
+def test_edited_history_by_hand():
+    from recsys.compare import edited_history
+
+    history = [5, 3, 8, 1, 9]
+    assert edited_history(history).tolist() == history
+    # removed wins over moved; moved go to the end in the order given; added come last
+    assert edited_history(history, removed=[3], moved=[5, 3, 8], added=[7]).tolist() == [1, 9, 5, 8, 7]
+    assert edited_history(history, moved=[9]).tolist() == history  # already the latest
+    assert edited_history([], added=[2, 4]).tolist() == [2, 4]

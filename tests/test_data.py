@@ -177,3 +177,12 @@ def test_generic_parquet_and_date_timestamps(tmp_path):
     ds = load_dataset(path)
     assert detect_format(path) == "parquet"
     assert ds.timestamp.tolist() == [1704067200, 1704153600, 1709287200]
+
+
+def test_ratings_of_a_user(ml100k):
+    for user in (0, 1, 500, ml100k.n_users - 1):
+        mask = ml100k.user == user
+        expected = dict(zip(ml100k.item[mask].tolist(), ml100k.rating[mask].tolist()))
+        assert ml100k.ratings_of(user) == expected, user
+    some = list(expected)[:3] + [ml100k.n_items - 1 if ml100k.n_items - 1 not in expected else 0]
+    assert ml100k.ratings_of(user, some) == {i: expected[i] for i in some if i in expected}

@@ -405,3 +405,15 @@ def test_many_items_at_once_match_one_at_a_time(models, ml100k_split, name):
         assert e.item == item
         np.testing.assert_allclose(e.values, single.values, rtol=1e-4, atol=1e-6)
         assert e.counterfactual.rank_after == single.counterfactual.rank_after, item
+
+
+def test_check_summary_counts_each_kind_of_case():
+    from recsys.explain.quality import check_summary
+
+    row = {"faithful (top 3)": True, "counterfactual holds": True, "none can exist": False}
+    rows = [row, {**row, "faithful (top 3)": False, "counterfactual holds": None, "none can exist": True},
+            {"faithful (top 3)": None, "counterfactual holds": None, "none can exist": None}]
+    assert check_summary(rows) == ("**Faithful in 1 of 2 cases**; a counterfactual was found for 1 of 3 "
+                                   "and holds when re-scored in 1; for 1 the model's terms prove that none "
+                                   "exists.")
+    assert check_summary([row]).endswith("re-scored in 1.")

@@ -1,15 +1,13 @@
 """Embeddings: UMAP maps of each model's item vectors, with the chosen user's history and
-recommendations highlighted."""
+recommendations highlighted, and of the test users' history vectors."""
 import numpy as np
-import plotly.express as px
 import streamlit as st
 
-from views import state, widgets
+from views import figures, state, widgets
 from recsys.projection import (cached_projection, cached_user_vectors, item_projection_frame,
                                user_projection_frame)
 
 name, ds, built = state.open_page("Embeddings")
-
 with_vectors = [m for m in built if state.get_trained(name, m).item_embeddings() is not None]
 if not with_vectors:
     state.offer_build(name, ["bpr", "gpt", "bert"], "the embedding maps")
@@ -20,85 +18,57 @@ model_name = a.selectbox("Model", with_vectors, index=with_vectors.index(chosen[
                          format_func=state.model_label, key="emb-model")
 kind = b.radio("Map of", ["items", "users"], horizontal=True, key="emb-kind")
 dims = d.radio("Dimensions", [2, 3], horizontal=True, key="emb-dims")
-model = state.get_trained(name, model_name)
-user = state.current_user()
-plot = px.scatter_3d if dims == 3 else px.scatter
-axes = {"x": "x", "y": "y"} | ({"z": "z"} if dims == 3 else {})
+model, label, user = state.get_trained(name, model_name), state.model_label(model_name), state.current_user()
 
 
-def not_computed(what: str, compute) -> None:
-    st.info(f"The {dims}-D UMAP map of {state.model_label(model_name)}'s {what} is not computed yet "
-            "(`make build` computes the 2-D maps; the first UMAP call in a process takes ~40 s).")
+def projected(what: str, vectors, compute_vectors=None) -> np.ndarray:
+    """The stored UMAP coordinates, or a button that computes them (`make build` stores the 2-D maps)."""
+    coords = None if vectors is None else cached_projection(vectors, dims=dims, compute=False)
+    if coords is not None:
+        return coords
+    st.info(f"The {dims}-D UMAP map of {label}'s {what} is not computed yet (`make build` computes the "
+            "2-D maps; the first UMAP call in a process takes ~40 s).")
     if st.button("Compute it now", type="primary"):
         with st.spinner("Running UMAP…"):
-            compute()
+            cached_projection(vectors if vectors is not None else compute_vectors(), dims=dims)
         st.rerun()
     st.stop()
 
 
 if kind == "users":
-    split = state.get_split(name)
-    key = state.artifact_key(name, model_name).name
+    split, key = state.get_split(name), state.artifact_key(name, model_name).name
     found = cached_user_vectors(model, split.test, key, compute=False)
-    coords = None if found is None else cached_projection(found[1], dims=dims, compute=False)
-    if coords is None:
-        not_computed("users", lambda: cached_projection(
-            cached_user_vectors(model, split.test, key)[1], dims=dims))
-    users = found[0]
-    lengths = split.test.histories.lengths[np.searchsorted(split.test.users, users)]
-    frame = user_projection_frame(ds, users, coords, lengths)
-    options = ["history length"] + [col for col in ("age", "gender", "occupation") if col in frame]
-    colour = c.radio("Colour by", options, horizontal=True, key="emb-ucolour")
-    frame["log history"] = np.log1p(frame["history"])
-    frame["size"] = np.where(frame["user"] == user, 14, 4)
-    fig = plot(frame, **axes, color="log history" if colour == "history length" else colour,
-               size="size", size_max=14, hover_name="user_id",
-               hover_data={"history": True, "x": False, "y": False, "size": False},
-               title=f"{state.model_label(model_name)}: {len(frame):,} users (embedding of their "
-                     "history), UMAP (cosine)")
-    fig.update_layout(height=650)
-    st.plotly_chart(fig)
+    coords = projected("users", None if found is None else found[1],
+                       lambda: cached_user_vectors(model, split.test, key)[1])
+    lengths = split.test.histories.lengths[np.searchsorted(split.test.users, found[0])]
+    frame = user_projection_frame(ds, found[0], coords, lengths)
+    colour = c.radio("Colour by", ["history length"] + [col for col in ("age", "gender", "occupation")
+                                                         if col in frame], horizontal=True, key="emb-ucolour")
+    frame = frame.assign(**{"log history": np.log1p(frame["history"]),
+                            "size": np.where(frame["user"] == user, 14, 4)})
+    st.plotly_chart(figures.embedding_map(
+        frame, dims, "log history" if colour == "history length" else colour,
+        f"{label}: {len(frame):,} users (embedding of their history), UMAP (cosine)", "user_id",
+        {"history": True}, 14))
     st.caption("The chosen user is the large point. Users with similar histories in this model's "
                "view sit together.")
     st.stop()
 
 colour = c.radio("Colour by", ["genre", "popularity", "year"], horizontal=True, key="emb-colour")
-vectors = model.item_embeddings()
-coords = cached_projection(vectors, dims=dims, compute=False)
-if coords is None:
-    not_computed("items", lambda: cached_projection(vectors, dims=dims))
-
-frame = item_projection_frame(ds, coords)
-frame["role"] = "other items"
+frame = item_projection_frame(ds, projected("items", model.item_embeddings())).assign(role="other items")
 if user is not None:
     ctx = state.user_context(name, user)
     recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10)
-    frame.loc[ctx.history, "role"] = "history"
-    frame.loc[recs["item"].to_numpy(), "role"] = "recommended"
-    frame.loc[ctx.target, "role"] = "held out"
-frame["size"] = np.where(frame["role"] == "other items", 3, 10)
-frame["log popularity"] = np.log1p(frame["popularity"])
-colour_column = {"genre": "genre", "popularity": "log popularity", "year": "year"}[colour]
-fig = plot(frame, **axes, color=colour_column, size="size", size_max=9 if dims == 2 else 6,
-           hover_name="title", hover_data={"genres": True, "year": True, "popularity": True, "role": True,
-                                           "x": False, "y": False, "size": False},
-           title=f"{state.model_label(model_name)}: {len(frame):,} items, UMAP (cosine)")
-highlight = frame[frame["role"] != "other items"]
-for role, symbol, colour_ in (("history", "circle-open", "#1f1d2b"), ("recommended", "diamond", "#e4572e"),
-                              ("held out", "x", "#17bebb")):
-    part = highlight[highlight["role"] == role]
-    if not len(part):
-        continue
-    marker = {"symbol": symbol, "size": 12 if dims == 2 else 6, "color": colour_,
-              "line": {"width": 2, "color": colour_}}
-    trace = dict(x=part["x"], y=part["y"], mode="markers", name=f"user's {role}", text=part["title"],
-                 hovertemplate="%{text}<extra>" + role + "</extra>", marker=marker)
-    if dims == 3:
-        fig.add_scatter3d(z=part["z"], **trace)
-    else:
-        fig.add_scatter(**trace)
-fig.update_layout(height=650, legend={"itemsizing": "constant"})
-st.plotly_chart(fig)
+    for role, items in (("history", ctx.history), ("recommended", recs["item"].to_numpy()),
+                        ("held out", ctx.target)):
+        frame.loc[items, "role"] = role
+frame = frame.assign(size=np.where(frame["role"] == "other items", 3, 10),
+                     **{"log popularity": np.log1p(frame["popularity"])})
+fig = figures.embedding_map(frame, dims, {"popularity": "log popularity"}.get(colour, colour),
+                            f"{label}: {len(frame):,} items, UMAP (cosine)", "title",
+                            {"genres": True, "year": True, "popularity": True, "role": True},
+                            9 if dims == 2 else 6)
+st.plotly_chart(figures.highlight_roles(fig, frame, dims))
 if user is not None:
     st.caption(f"User {ctx.raw_id}: {len(ctx.history)} history items (open circles), "
-               f"{state.model_label(model_name)}'s top 10 (diamonds), the held-out item (×).")
+               f"{label}'s top 10 (diamonds), the held-out item (×).")

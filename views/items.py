@@ -53,7 +53,7 @@ item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item
 models = b.multiselect("Models", with_vectors, default=[m for m in state.current_models()
                                                         if m in with_vectors] or with_vectors[:3],
                        format_func=state.model_label, key="items-models")
-genres = sorted({g for gs in ds.items["genres"].fillna("").str.split("|") for g in gs if g})
+genres = ds.genre_matrix()[1]
 years = pd.to_numeric(ds.items["year"], errors="coerce").dropna()
 c, d = st.columns(2)
 genre = c.selectbox("Only this genre", ["any genre", *genres], key="items-genre")

@@ -321,10 +321,7 @@ def user_context(dataset: str, user: int, protocol: str = "loo") -> UserContext:
 def history_ratings(dataset: str, ctx: UserContext) -> dict[int, float] | None:
     """The user's rating of each history item (None when the dataset has no ratings), so reasons can
     show them."""
-    if not get_dataset(dataset).has_ratings:
-        return None
-    seen = ctx.timeline[ctx.timeline["part"] == "history"]
-    return {int(i): float(r) for i, r in zip(seen["item"], seen["rating"])}
+    return get_dataset(dataset).ratings_of(ctx.index, ctx.history)
 
 
 def held_out_users(dataset: str) -> np.ndarray:
@@ -417,6 +414,21 @@ def open_page(title: str) -> tuple[str, Dataset, list[str]]:
     name = current_dataset()
     try:
         return name, get_dataset(name), built_models(name)
+    except RecsysError as e:
+        show_error(e)
+        st.stop()
+
+
+def open_user_page(title: str) -> tuple[str, Dataset, list[str], UserContext]:
+    """``open_page`` for a page about the chosen user: also that user's context — or a note and an
+    end to the page when the dataset has no test users."""
+    name, ds, built = open_page(title)
+    user = current_user()
+    if user is None:
+        st.info("This dataset has no test users.")
+        st.stop()
+    try:
+        return name, ds, built, user_context(name, user)
     except RecsysError as e:
         show_error(e)
         st.stop()

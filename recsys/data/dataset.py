@@ -44,6 +44,12 @@ class LoadReport:
         return out + list(self.notes)
 
 
+def first_genres(genres: pd.Series) -> np.ndarray:
+    """Each item's first listed genre ("A|B" strings), "(none)" when it has none: one colour or
+    segment per item."""
+    return genres.fillna("").str.split("|").str[0].replace("", "(none)").to_numpy()
+
+
 @dataclass(eq=False)
 class Dataset:
     """Interactions sorted by (user, timestamp, file order), with contiguous int32 user and item ids.
@@ -103,6 +109,15 @@ class Dataset:
     def user_activity(self) -> np.ndarray:
         return np.bincount(self.user, minlength=self.n_users)
 
+    def ratings_of(self, user: int, items=None) -> dict[int, float] | None:
+        """The user's rating of each item they rated, keyed by item (only ``items``, when given); None
+        when the dataset has no ratings. Reasons show these ("because you liked … ★5")."""
+        if not self.has_ratings:
+            return None
+        lo, hi = np.searchsorted(self.user, [user, user + 1])  # interactions are sorted by user
+        rated = dict(zip(self.item[lo:hi].tolist(), self.rating[lo:hi].tolist()))
+        return rated if items is None else {int(i): rated[int(i)] for i in items if int(i) in rated}
+
     def positions_in_user(self) -> tuple[np.ndarray, np.ndarray]:
         """For each interaction: its 0-based position in its user's time-ordered sequence, and that
         sequence's length."""
@@ -119,7 +134,19 @@ class Dataset:
         return m
 
     def genre_matrix(self) -> tuple[sparse.csr_matrix, list[str]]:
-        """Multi-hot genres: an n_items × n_genres CSR matrix and the genre names."""
+        """Multi-hot genres: an n_items × n_genres CSR matrix and the genre names (built once: a
+        dataset does not change after loading, and every re-ranked list asks for them)."""
+        if "_genres" not in self.__dict__:
+            self.__dict__["_genres"] = self._build_genre_matrix()
+        return self.__dict__["_genres"]
+
+    def genre_vectors(self) -> np.ndarray:
+        """``genre_matrix`` as a dense float32 array, for MMR's similarities (built once)."""
+        if "_genre_vectors" not in self.__dict__:
+            self.__dict__["_genre_vectors"] = self.genre_matrix()[0].toarray()
+        return self.__dict__["_genre_vectors"]
+
+    def _build_genre_matrix(self) -> tuple[sparse.csr_matrix, list[str]]:
         lists = self.items["genres"].fillna("").str.split("|")
         names = sorted({g for gs in lists for g in gs if g})
         col = {g: j for j, g in enumerate(names)}
@@ -138,7 +165,8 @@ class Dataset:
         ``recommend(allowed=...)`` and ``similar_items(allowed=...)``."""
         mask = np.ones(self.n_items, bool)
         if genre:
-            mask &= self.items["genres"].fillna("").str.split("|").apply(lambda gs: genre in gs).to_numpy()
+            matrix, names = self.genre_matrix()
+            mask &= (matrix[:, names.index(genre)].toarray().ravel() > 0) if genre in names else False
         if years is not None:
             year = pd.to_numeric(self.items["year"], errors="coerce").to_numpy(dtype=float)
             mask &= (year >= years[0]) & (year <= years[1])

@@ -1,0 +1,252 @@
+"""Page sections: a heading's worth of widgets and charts that a page composes (not a page).
+
+Each panel reads the app state through ``views.state`` and the cached lists and explanations through
+``views.widgets``, draws with ``views.figures``, and computes nothing itself: the numbers come from
+``recsys``. A page script is then its layout: which panels, in what order, with what shared choices.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from views import figures, state, widgets
+from recsys.compare import disagreements, edited_history, paired_bootstrap, rank_changes, wilcoxon
+from recsys.errors import RecsysError
+from recsys.explain import (attention_frame, attention_matrix, available_methods, because_you_watched,
+                            counterfactual_sentence, feature_shap, natural_title)
+from recsys.explain.methods import LABELS, NOTES
+from recsys.explain.quality import check_summary
+
+
+# -- one recommendation explained ---------------------------------------------------------------------------
+def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: pd.Series):
+    """Model, recommendation and method pickers, the explanation's sentences, its bars and either the
+    waterfall (additive methods) or the per-case check. Returns the chosen item and the model's list."""
+    st.subheader(f"Why this item, for user {ctx.raw_id}?")
+    chosen = [m for m in state.current_models() if m in built] or built
+    a, b, c = st.columns([1, 2, 1])
+    model_name = a.selectbox("Model", built, index=built.index(chosen[0]), format_func=state.model_label,
+                             key="ex-model")
+    history = tuple(ctx.history.tolist())
+    recs = widgets.recommendation_frame(name, model_name, history, ctx.index, 10)
+    item = int(b.selectbox("Recommendation", recs["item"].to_numpy(), key="ex-item",
+                           format_func=lambda i: f"#{int(np.flatnonzero(recs['item'] == i)[0]) + 1} "
+                                                 f"{natural_title(titles.iloc[i])}"))
+    methods = available_methods(state.get_trained(name, model_name))
+    method = c.selectbox("Method", methods, key="ex-method", format_func=lambda m: LABELS.get(m, m),
+                         help="The first is this model's default, chosen by measurement (README, "
+                              "“Explanations”); the others are there to compare")
+    # The default method reads the very object the Users page shows; another method is computed here.
+    explanation = widgets.explanations(name, model_name, history, ctx.index, (item,),
+                                       None if method == methods[0] else method)[0]
+    reason = because_you_watched(explanation, titles.to_numpy(), ratings=state.history_ratings(name, ctx))
+    st.markdown(f"**{reason}.**")
+    st.markdown(counterfactual_sentence(explanation, titles.to_numpy()))
+    settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items()
+                         if k != "reason" and not (k == "path" and v == "history"))
+    st.caption(f"{state.model_label(model_name)} · {LABELS.get(explanation.method, explanation.method)}"
+               f" · {explanation.uncertainty}{' · ' + settings if settings else ''}. "
+               + NOTES.get(explanation.method, ""))
+    if explanation.method != "none":
+        left, right = st.columns(2)
+        left.plotly_chart(figures.contribution_bars(explanation, titles))
+        if explanation.additive:
+            right.plotly_chart(figures.explanation_waterfall(explanation, titles))
+        else:
+            right.markdown("**This case, checked**")
+            rows = widgets.check_rows(name, model_name, history, ctx.index, (item,))
+            right.dataframe(pd.DataFrame(rows).drop(columns=["model", "recommendation"]).T.astype(str)
+                            .rename(columns={0: ""}))
+    return item, recs
+
+
+def posterior(name: str, ctx: state.UserContext, item: int, titles: pd.Series) -> None:
+    """Bayesian MF's predicted rating of ``item`` as the user's ratings are folded in, with history
+    items left out on request: how the posterior, and its certainty, follow the evidence."""
+    st.subheader("How sure? Bayesian MF's posterior for this item")
+    if not state.is_built(name, "bpmf"):
+        state.offer_build(name, ["bpmf"], "prediction intervals", key="build-bpmf")
+        return
+    bayes, ratings = state.get_trained(name, "bpmf"), state.history_ratings(name, ctx)
+    left_out = st.multiselect("Leave these history items out", ctx.history[::-1], key="ex-bpmf-out",
+                              format_func=lambda i: natural_title(titles.iloc[i]),
+                              placeholder="Most recent first…")
+    variants = {"all rated items": ctx.history}
+    if left_out:
+        variants[f"without {len(left_out)} item(s)"] = ctx.history[~np.isin(ctx.history, left_out)]
+    paths = {label: bayes.posterior_path(h, [ratings[int(i)] for i in h], item)
+             for label, h in variants.items()}
+    st.plotly_chart(figures.posterior_figure(paths, f"{natural_title(titles.iloc[item])}: predicted "
+                                                    f"rating for user {ctx.raw_id}"))
+    ends = [f"{label}: {p['predicted'][-1]:.2f}★ (90% {p['low'][-1]:.1f}–{p['high'][-1]:.1f}, "
+            f"model's own spread ±{p['model_sd'][-1]:.2f})" for label, p in paths.items()]
+    st.caption("Each point folds the user's ratings so far into the posterior of their taste (one "
+               "Gaussian per kept Gibbs draw); the band is the 90% predictive interval, rating noise "
+               "included. " + " · ".join(ends))
+
+
+def attention(name: str, ctx: state.UserContext, built: list[str], titles: pd.Series) -> None:
+    """A transformer's attention over the user's history: layer, head and window chosen here."""
+    st.subheader("Attention")
+    transformers = [m for m in built if hasattr(state.get_trained(name, m), "attention")]
+    if not transformers:
+        state.offer_build(name, ["gpt", "bert"], "attention maps", key="build-attn")
+        return
+    a, b, c, d = st.columns(4)
+    model_name = a.selectbox("Transformer", transformers, format_func=state.model_label, key="ex-tf")
+    frame = attention_frame(state.get_trained(name, model_name), ctx.history, titles)
+    layer = b.selectbox("Layer", sorted(frame["layer"].unique()), index=int(frame["layer"].max()),
+                        key="ex-layer")
+    head = c.selectbox("Head", ["mean of heads", *sorted(frame["head"].unique())], key="ex-head")
+    positions = int(frame["query"].max()) + 1
+    last = d.slider("Last positions", 5, positions, min(30, positions), key="ex-last")
+    matrix = attention_matrix(frame, int(layer), None if head == "mean of heads" else int(head))
+    heads = head if isinstance(head, str) else f"head {head}"
+    st.plotly_chart(figures.attention_figure(matrix.iloc[-last:, -last:],
+                                             f"{state.model_label(model_name)}, layer {layer}, {heads}"))
+    st.caption("Rows are the positions the model reads (oldest first); each row sums to 1 over the "
+               "whole history. GPT's last row and BERT's [MASK] row make the recommendation.")
+
+
+def features(name: str, user: int, recs: pd.DataFrame, titles: pd.Series) -> None:
+    """Exact Shapley values of the feature model's rating for one of the listed items."""
+    st.subheader("Feature SHAP")
+    if not state.is_built(name, "features"):
+        state.offer_build(name, ["features"], "feature SHAP", key="build-feat")
+        return
+    item = int(st.selectbox("Item", recs["item"].to_numpy(), key="ex-fitem",
+                            format_func=lambda i: str(titles.iloc[i])))
+    with st.spinner("Feature SHAP (the first one in a server compiles shap's kernels, about 9 s)…"):
+        fx = feature_shap(state.get_trained(name, "features"), user, item)
+    table = fx.frame()
+    labels = [f"{f} = {v}" for f, v in zip(table["feature"], table["value"])]
+    st.plotly_chart(figures.waterfall(fx.base_value, labels, table["shap"].to_numpy(), fx.prediction,
+                                      f"Predicted rating {fx.prediction:.2f} for {titles.iloc[item]}"))
+    st.caption("The feature model predicts a rating from user age, gender, occupation and item genres, "
+               "year and popularity only; exact Shapley values against 100 random (user, item) pairs.")
+    st.dataframe(pd.DataFrame(table), hide_index=True)
+
+
+# -- lists --------------------------------------------------------------------------------------------------
+def model_list(name: str, model: str, frame: pd.DataFrame, note: str | None, user: int,
+               n_items: int) -> None:
+    """One model's column on the Users page: its test result for this user, the list, intervals."""
+    st.markdown(f"#### {state.model_label(model)}")
+    evaluation = state.get_evaluation(name, model)
+    j = np.flatnonzero(evaluation["users"] == user) if evaluation is not None else []
+    if len(j):
+        st.caption(f"Test evaluation: held-out item ranked {int(evaluation['rank'][j[0]]):,} of "
+                   f"{n_items:,}, NDCG@10 {evaluation['ndcg@10'][j[0]]:.3f} for this user")
+    if note:
+        st.info(note, icon=":material/info:")
+    widgets.show_list(frame)
+    if "low" in frame and len(frame):
+        st.plotly_chart(figures.interval_figure(frame, "Predicted ratings, 90% intervals"),
+                        key=f"intervals-{model}")
+
+
+def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[int, float, float],
+            titles: np.ndarray) -> None:
+    """Edit the history (remove, move to the end, add) and see each model's list move."""
+    st.subheader("What if…")
+    st.caption("Edit the history and every chosen model re-scores it (per-user models fold the edited "
+               "history in). Ranks compare against the same models on the unedited history.")
+    a, b, c = st.columns(3)
+    removed = a.multiselect("Remove from the history", ctx.history[::-1], key="whatif-remove",
+                            format_func=lambda i: str(titles[i]), placeholder="Most recent first…")
+    moved = b.multiselect("Move to the most recent end (in this order)", ctx.history[::-1],
+                          key="whatif-move", format_func=lambda i: str(titles[i]),
+                          help="Reorders the history: sequence models read the order")
+    added = c.multiselect("Add as the latest items", np.arange(len(titles)), key="whatif-add",
+                          format_func=lambda i: str(titles[i]), placeholder="Type a title…")
+    if not (removed or moved or added):
+        return
+    edited = tuple(edited_history(ctx.history, removed, moved, added).tolist())
+    for column, model in zip(st.columns(len(models)), models):
+        before = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), None, *knobs)
+        after = widgets.recommendation_frame(name, model, edited, None, *knobs)
+        moves = rank_changes(before["item"], after["item"])
+        moves.insert(1, "title", titles[moves["item"]])
+        column.markdown(f"**{state.model_label(model)}**")
+        column.dataframe(moves, hide_index=True, column_config={
+            "item": None, "before": st.column_config.NumberColumn("before", format="%d"),
+            "after": st.column_config.NumberColumn("after", format="%d"),
+            "change": st.column_config.NumberColumn("moved", format="%+d")})
+
+
+def check(name: str, ctx: state.UserContext, lists: dict[str, pd.DataFrame]) -> None:
+    """The explanation check for every listed item of every model, one row per case."""
+    with st.expander("Check the explanations, item by item"):
+        st.caption("For every item of each list: remove each history item alone and re-score; the "
+                   "most-credited item's drop should be among the 3 largest. The counterfactual is "
+                   "re-scored again here. Each row is one case: a mean would hide the ones that fail.")
+        if st.button("Run the check", key="whatif-check"):
+            rows = [row for model, frame in lists.items()
+                    for row in widgets.check_rows(name, model, tuple(ctx.history.tolist()), ctx.index,
+                                                  tuple(frame["item"].tolist()))]
+            st.markdown(check_summary(rows))
+            st.dataframe(pd.DataFrame(rows).drop(columns="none can exist"), hide_index=True)
+
+
+# -- evaluation ---------------------------------------------------------------------------------------------
+def upload_recommendations(name: str) -> None:
+    """Evaluate another tool's lists (a CSV) with this page's protocol."""
+    with st.expander("Evaluate your own recommendations (CSV upload)", icon=":material/upload:"):
+        st.caption("A CSV with columns `user`, `item` and `rank` (1 = best) or `score` (higher = better), "
+                   "using this dataset's ids — e.g. the top-20 lists another tool made for the test users. "
+                   "It is evaluated with the protocol above and appears as “Your recommendations”.")
+        recs_file = st.file_uploader("Recommendations file", type=["csv", "tsv", "txt"], key="proxy-file")
+        if not st.button("Evaluate it", disabled=recs_file is None, key="proxy-go"):
+            return
+        try:
+            built = state.add_recommendations_file(name, recs_file.getvalue(), recs_file.name)
+        except RecsysError as e:
+            state.show_error(e)
+            return
+        model = built.model
+        if model.unknown_users_ or model.unknown_items_:
+            st.warning(f"Ignored rows naming {model.unknown_users_:,} unknown users and "
+                       f"{model.unknown_items_:,} unknown items.")
+        st.success(f"Evaluated {model.rows_:,} rows: NDCG@10 {built.manifest['metrics']['ndcg@10']:.4f}.")
+        st.rerun()
+
+
+def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
+    """Is one model really better? A paired bootstrap and a Wilcoxon test over test users, the per-user
+    scatter, and the users where the two disagree most (each a link to the Users page)."""
+    st.subheader("Is one model really better?")
+    names = list(evaluations)
+    a, b = st.columns(2)
+    first = a.selectbox("Model A", names, index=names.index("gpt") if "gpt" in names else 0,
+                        format_func=state.model_label, key="ev-a")
+    second = b.selectbox("Model B", names, format_func=state.model_label, key="ev-b",
+                         index=names.index("bpr") if "bpr" in names else min(1, len(names) - 1))
+    if first == second:
+        st.info("Choose two different models.")
+        return
+    la, lb = state.model_label(first), state.model_label(second)
+    a_values, b_values = evaluations[first][metric], evaluations[second][metric]
+    result = paired_bootstrap(a_values, b_values)
+    (st.success if result.significant else st.warning)(result.verdict(la, lb, metric))
+    test = wilcoxon(a_values, b_values)
+    st.caption(f"Paired bootstrap over test users (10,000 resamples, seed 0): each resample keeps a user's "
+               f"two values together. Wilcoxon signed-rank test: p = {test.p_value:.2g} over the "
+               f"{test.n_nonzero:,} users whose values differ.")
+    ids, users = state.get_dataset(name).user_ids, evaluations[first]["users"]
+    left, right = st.columns([3, 2])
+    left.plotly_chart(figures.pairs_scatter(
+        pd.DataFrame({"user": ids[users].astype(str), la: a_values, lb: b_values}), la, lb, metric))
+    worst = disagreements(users, a_values, b_values, n=12)
+    # The dataset goes into the link too: without it the Users page opens the default dataset, where the
+    # same numeric id is another person.
+    links = [{state.DATASET_KEY: name, state.USER_KEY: ids[u], state.MODELS_KEY: f"{first},{second}"}
+             for u in worst["user"]]
+    worst.insert(0, "open", [f"/users?{urlencode(query)}" for query in links])
+    worst["user"] = ids[worst["user"]].astype(str)
+    right.markdown("**Where they disagree most** (click to open the user)")
+    right.dataframe(worst.rename(columns={"a": la, "b": lb}), hide_index=True, column_config={
+        "open": st.column_config.LinkColumn("open", display_text="Users page ↗", width="small"),
+        "difference": st.column_config.NumberColumn(format="%+.3f")})
