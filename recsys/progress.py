@@ -5,6 +5,8 @@ prints. ``scaled`` maps a sub-task onto part of a parent bar.
 """
 from __future__ import annotations
 
+import sys
+import time
 from typing import Callable
 
 Progress = Callable[[float, str], None]
@@ -30,13 +32,11 @@ class TqdmProgress:
     """
 
     def __init__(self, desc: str, disable: bool | None = None, *, every: float = 15.0):
-        import sys
-
         from tqdm.auto import tqdm  # imported here: only the CLI draws bars
 
-        self._desc, self._every, self._last, self._lines = desc, every, None, False
-        if disable is None and not sys.stderr.isatty():
-            disable, self._lines = True, True
+        self._desc, self._every, self._start, self._last = desc, every, time.monotonic(), None
+        self._lines = disable is None and not sys.stderr.isatty()
+        disable = True if self._lines else disable
         self._bar = tqdm(total=1000, desc=desc, disable=disable, leave=False,
                          bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed} {postfix}")
 
@@ -51,13 +51,8 @@ class TqdmProgress:
         self._bar.refresh()
 
     def _line(self, fraction: float, message: str) -> None:
-        import sys
-        import time
-
         now = time.monotonic()
-        if self._last is None:
-            self._start = now
-        elif now - self._last < self._every:
+        if self._last is not None and now - self._last < self._every:
             return
         self._last = now
         shown = f", {message}" if message else ""

@@ -39,13 +39,12 @@ st.caption("Each list ranks every item the user has not seen (the same protocol 
            "“Because you watched” names the history items whose removal lowers the item's score most "
            "(the per-model method is on the Explanations page), with the user's rating; the line below "
            "it is a counterfactual, checked by re-scoring. MF is explained through its folded-in history.")
-history, frames = tuple(ctx.history.tolist()), {}
+history, frames, ratings = tuple(ctx.history.tolist()), {}, state.history_ratings(name, ctx)
 for column, model in zip(st.columns(len(models)), models):
     with st.spinner(f"{state.model_label(model)}: ranking and explaining…"):
         frame = widgets.recommendation_frame(name, model, history, ctx.index, *knobs,
                                              target=tuple(ctx.target.tolist()))
-        note, frames[model] = widgets.explained_frame(name, model, frame, history, ctx.index,
-                                                      state.history_ratings(name, ctx))
+        note, frames[model] = widgets.explained_frame(name, model, frame, history, ctx.index, ratings)
     with column:
         panels.model_list(name, model, frames[model], note, ctx.index, ds.n_items)
 

@@ -7,7 +7,6 @@ with the item vectors fixed.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -19,7 +18,7 @@ from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender
 from recsys.models.registry import register
 from recsys.models.torch_utils import (optimizer_step, resolve_device, seed_everything, to_numpy,
-                                       train_epochs, validation_ndcg, weighted_sample)
+                                       train_epochs, ndcg_validation, weighted_sample)
 from recsys.progress import Progress
 
 
@@ -143,8 +142,7 @@ class BPR(_FactorModel):
             self.user_factors_, self.item_factors_, self.item_bias_ = state
 
         train_epochs(self, run_epoch, progress=progress, eval_every=self.eval_every,
-                     validate=None if valid is None else (
-                         lambda: ("valid_ndcg@10", validation_ndcg(self, valid, train))),
+                     validate=ndcg_validation(self, valid, train),
                      snapshot=lambda: (self.user_factors_, self.item_factors_, self.item_bias_),
                      restore=restore)
         return self

@@ -41,8 +41,8 @@ from recsys.distributed import agree, agree_max, data_parallel, loss_weight, sha
 from recsys.errors import ArtifactError, ParameterError
 from recsys.io import atomic_write_bytes
 from recsys.models.base import Recommender
-from recsys.models.torch_utils import (optimizer_step, resolve_device, seed_everything, train_epochs,
-                                       validation_ndcg)
+from recsys.models.torch_utils import (ndcg_validation, optimizer_step, resolve_device, seed_everything,
+                                       train_epochs)
 from recsys.progress import Progress
 
 WEIGHTS_FILE = "weights.safetensors"
@@ -309,8 +309,7 @@ class SequentialRecommender(Recommender):
             return {"loss": total / max(count, 1), "targets": count, "out_of_time": out_of_time}
 
         train_epochs(self, run_epoch, start=start, progress=progress,
-                     validate=None if valid is None or not len(valid) else (
-                         lambda: ("valid_ndcg@10", validation_ndcg(self, valid, train))),
+                     validate=ndcg_validation(self, valid, train),
                      snapshot=lambda: {k: v.detach().clone() for k, v in module.state_dict().items()},
                      restore=module.load_state_dict)
         module.eval()

@@ -16,6 +16,7 @@ import torch
 
 from recsys.errors import ParameterError
 from recsys.evaluate import evaluate
+from recsys.metrics import higher_is_better
 from recsys.progress import Progress
 
 
@@ -56,6 +57,14 @@ def weighted_sample(weights: torch.Tensor, n: int, generator: torch.Generator) -
 # seeded sample stands in for them (the same users every epoch, so the scores stay comparable): at 200k
 # users × 100k items the full pass took longer than the epoch itself.
 VALIDATION_USERS = 5_000
+
+
+def ndcg_validation(model, valid, train) -> Callable[[], tuple[str, float]] | None:
+    """The ranking models' early-stopping criterion for ``train_epochs`` (None without a validation
+    part): validation NDCG@10."""
+    if valid is None or not len(valid):
+        return None
+    return lambda: ("valid_ndcg@10", validation_ndcg(model, valid, train))
 
 
 def validation_ndcg(model, valid, train, max_users: int = VALIDATION_USERS) -> float:
@@ -105,9 +114,9 @@ def train_epochs(model, run_epoch: Callable[[int], dict], *,
     """The training loop every gradient-trained model runs: ``model.epochs`` epochs of ``run_epoch(epoch)``
     (one pass over the batches; it returns the epoch's record, e.g. its loss, and sets ``"out_of_time"``
     when the model's time budget ended it), each recorded in ``model.history_`` with the seconds since
-    ``start``. Every ``eval_every`` epochs ``validate()`` gives (name, value) — a name starting with
-    ``valid_rmse`` or ``valid_mse`` is lower-better — and ``model.patience`` rounds without a better
-    value stop training; ``snapshot()`` keeps the best state and ``restore`` puts it back at the end
+    ``start``. Every ``eval_every`` epochs ``validate()`` gives (name, value) — "valid_" and a metric
+    of ``recsys.metrics``, which says whether higher is better — and ``model.patience`` rounds without
+    a better value stop training; ``snapshot()`` keeps the best state and ``restore`` puts it back at the end
     (``model.best_epoch_``). Under torchrun every process takes the same decisions (``agree``)."""
     from recsys.distributed import agree
 
@@ -122,8 +131,8 @@ def train_epochs(model, run_epoch: Callable[[int], dict], *,
         if validate is not None and (epoch + 1) % eval_every == 0:
             name, value = validate()
             record[name] = value
-            lower_is_better = name.startswith(("valid_rmse", "valid_mse"))
-            stop = agree(stopper.update(-value if lower_is_better else value, epoch + 1, snapshot()))
+            score = value if higher_is_better(name.removeprefix("valid_")) else -value
+            stop = agree(stopper.update(score, epoch + 1, snapshot()))
         model.history_.append(record)
         if progress:
             progress((epoch + 1) / model.epochs, _describe(record))
