@@ -1,11 +1,12 @@
-"""Comparing models: list overlap, paired bootstrap confidence intervals, and metric segments.
+"""Comparing models: list overlap, paired bootstrap tests (every pair of models as one family, Holm-
+corrected), and metric segments.
 
 Everything works on per-user vectors from ``recsys.evaluate`` (stored beside each model), so two models
 are compared on the same users, pair by pair.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -55,24 +56,144 @@ def overlap_matrix(lists: dict[str, np.ndarray], measure: str = "jaccard") -> pd
 
 
 @dataclass
-class Wilcoxon:
-    statistic: float   # the smaller of the positive and negative rank sums
-    p_value: float
-    n_nonzero: int     # pairs that differ (ties at zero are dropped)
+class PairTest:
+    """One pair of a family of paired comparisons: the mean of (a − b) over users with its bootstrap
+    interval and p-value, and that p-value corrected (Holm) for every pair compared together.
+
+    Every verdict in the app comes from here, so a page never shows a green "beats" above a test that
+    disagrees: the interval and the p-value are read off the same resampled means, and the verdict is
+    the corrected p-value's.
+    """
+
+    a: str
+    b: str
+    mean_a: float
+    mean_b: float
+    diff: float
+    low: float
+    high: float
+    p_value: float      # two-sided, from the bootstrap distribution of the mean difference
+    p_adjusted: float   # Holm's correction over ``pairs``
+    pairs: int
+    n_users: int
+    confidence: float
+    resamples: int
+
+    @property
+    def significant(self) -> bool:
+        return self.p_adjusted < 1 - self.confidence
+
+    def flipped(self) -> "PairTest":
+        """The same test read as b − a."""
+        return replace(self, a=self.b, b=self.a, mean_a=self.mean_b, mean_b=self.mean_a, diff=-self.diff,
+                       low=-self.high, high=-self.low)
+
+    def p_text(self) -> str:
+        return _p_text(self.p_value, self.resamples)
+
+    def verdict(self, name_a: str, name_b: str, metric: str = "NDCG@10") -> str:
+        ci = (f"{self.confidence:.0%} CI {self.low:+.4f} to {self.high:+.4f}, {self.n_users:,} users, "
+              f"{self.p_text()}")
+        if self.pairs > 1:
+            ci += f"; Holm-corrected over {self.pairs} pairs: {_p_text(self.p_adjusted, self.resamples)}"
+        if self.significant:
+            better, worse = (name_a, name_b) if self.diff > 0 else (name_b, name_a)
+            return f"{better} beats {worse} on {metric} by {abs(self.diff):.4f} ({ci})."
+        if self.low > 0 or self.high < 0:
+            return (f"{name_a} and {name_b} cannot be told apart on {metric} once {self.pairs} pairs are "
+                    f"compared: the difference {self.diff:+.4f} ({ci}) does not survive the correction.")
+        return (f"{name_a} and {name_b} cannot be told apart on {metric}: the difference "
+                f"{self.diff:+.4f} ({ci}) includes zero.")
 
 
-def wilcoxon(a, b) -> Wilcoxon:
-    """Wilcoxon signed-rank test of paired per-user values (two-sided, zero differences dropped)."""
-    from scipy import stats
+def _p_text(p: float, resamples: int) -> str:
+    return f"p < {1 / resamples:.2g}" if p == 0 else f"p = {p:.2g}"
 
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ParameterError("paired values must be two 1-D arrays over the same users")
-    nonzero = int(np.count_nonzero(a - b))
-    if nonzero == 0:
-        return Wilcoxon(0.0, 1.0, 0)
-    result = stats.wilcoxon(a, b, zero_method="wilcox", alternative="two-sided")
-    return Wilcoxon(float(result.statistic), float(result.pvalue), nonzero)
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment: controls the chance of any false "beats" across the family."""
+    p = np.asarray(p_values, np.float64)
+    order = np.argsort(p, kind="stable")
+    scaled = (len(p) - np.arange(len(p))) * p[order]
+    out = np.empty_like(p)
+    out[order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out
+
+
+def bootstrap_means(values: dict[str, np.ndarray], *, resamples: int = 10_000, seed: int = 0
+                    ) -> dict[str, np.ndarray]:
+    """Each model's mean over the same ``resamples`` resamples of users (with replacement): a user's
+    values stay together across models, so any pair's difference is a paired bootstrap."""
+    arrays = {m: np.asarray(v, np.float64) for m, v in values.items()}
+    shapes = {v.shape for v in arrays.values()}
+    if len(shapes) != 1 or next(iter(shapes)) == () or len(next(iter(shapes))) != 1:
+        raise ParameterError("paired values must be 1-D arrays over the same users")
+    n = next(iter(shapes))[0]
+    if n < 2:
+        raise ParameterError("a paired bootstrap needs at least 2 users")
+    rng = np.random.default_rng(seed)
+    means = {m: np.empty(resamples) for m in arrays}
+    chunk = max(1, 20_000_000 // n)  # bounded memory for a million users
+    for lo in range(0, resamples, chunk):
+        hi = min(lo + chunk, resamples)
+        idx = rng.integers(0, n, (hi - lo, n))
+        for m, v in arrays.items():
+            means[m][lo:hi] = v[idx].mean(axis=1)
+    return means
+
+
+def compare_all(values: dict[str, np.ndarray], *, resamples: int = 10_000, confidence: float = 0.95,
+                seed: int = 0) -> list[PairTest]:
+    """Every pair of ``values``' models (a before b in the dict's order) as one family of tests."""
+    if len(values) < 2:
+        raise ParameterError("comparing models needs at least two")
+    if not 0 < confidence < 1:
+        raise ParameterError(f"confidence must be in (0, 1), got {confidence}")
+    means = bootstrap_means(values, resamples=resamples, seed=seed)
+    tail = (1 - confidence) / 2 * 100
+    rows = []
+    names = list(values)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d = means[a] - means[b]
+            low, high = np.percentile(d, [tail, 100 - tail])
+            p = min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0)))
+            va, vb = np.asarray(values[a], np.float64), np.asarray(values[b], np.float64)
+            rows.append(dict(a=a, b=b, mean_a=float(va.mean()), mean_b=float(vb.mean()),
+                             diff=float((va - vb).mean()), low=float(low), high=float(high), p_value=float(p)))
+    adjusted = holm([r["p_value"] for r in rows])
+    return [PairTest(**r, p_adjusted=float(q), pairs=len(rows), n_users=len(next(iter(values.values()))),
+                     confidence=confidence, resamples=resamples) for r, q in zip(rows, adjusted)]
+
+
+def paired_bootstrap(a, b, *, resamples: int = 10_000, confidence: float = 0.95, seed: int = 0) -> PairTest:
+    """One pair alone (a family of one: no correction)."""
+    return compare_all({"a": a, "b": b}, resamples=resamples, confidence=confidence, seed=seed)[0]
+
+
+def find_pair(tests: list[PairTest], a: str, b: str) -> PairTest:
+    """The test of a against b (read as a − b) from a family."""
+    for t in tests:
+        if (t.a, t.b) == (a, b):
+            return t
+        if (t.a, t.b) == (b, a):
+            return t.flipped()
+    raise ParameterError(f"{a} and {b} were not compared together")
+
+
+def pairs_matrix(tests: list[PairTest], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Row − column mean differences with the Holm-corrected verdicts, one row per model: the
+    all-pairs view (NaN on the diagonal)."""
+    names = list(dict.fromkeys([t.a for t in tests] + [t.b for t in tests]))
+    label = (labels or {}).get
+    index = [label(n, n) for n in names]
+    diff = pd.DataFrame(np.nan, index=index, columns=index)
+    significant = pd.DataFrame(False, index=index, columns=index)
+    for t in tests:
+        for x in (t, t.flipped()):
+            diff.loc[label(x.a, x.a), label(x.b, x.b)] = x.diff
+            significant.loc[label(x.a, x.a), label(x.b, x.b)] = x.significant
+    return pd.concat({"difference": diff, "significant": significant}, axis=1)
 
 
 def disagreements(users: np.ndarray, a, b, n: int = 10) -> pd.DataFrame:
@@ -81,54 +202,6 @@ def disagreements(users: np.ndarray, a, b, n: int = 10) -> pd.DataFrame:
     order = np.argsort(-np.abs(diff), kind="stable")[:n]
     return pd.DataFrame({"user": np.asarray(users)[order], "a": np.asarray(a)[order],
                          "b": np.asarray(b)[order], "difference": diff[order]})
-
-
-@dataclass
-class PairedBootstrap:
-    """Mean of (a - b) over users with a percentile bootstrap interval."""
-
-    mean_a: float
-    mean_b: float
-    diff: float
-    low: float
-    high: float
-    n_users: int
-    confidence: float
-
-    @property
-    def significant(self) -> bool:
-        return self.low > 0 or self.high < 0
-
-    def verdict(self, name_a: str, name_b: str, metric: str = "NDCG@10") -> str:
-        ci = f"{self.confidence:.0%} CI {self.low:+.4f} to {self.high:+.4f}, {self.n_users:,} users"
-        if not self.significant:
-            return (f"{name_a} and {name_b} cannot be told apart on {metric}: the difference "
-                    f"{self.diff:+.4f} ({ci}) includes zero.")
-        better, worse = (name_a, name_b) if self.diff > 0 else (name_b, name_a)
-        return f"{better} beats {worse} on {metric} by {abs(self.diff):.4f} ({ci})."
-
-
-def paired_bootstrap(a, b, *, resamples: int = 10_000, confidence: float = 0.95, seed: int = 0
-                     ) -> PairedBootstrap:
-    """Resample users with replacement, keeping each user's pair together."""
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ParameterError("paired values must be two 1-D arrays over the same users")
-    if len(a) < 2:
-        raise ParameterError("a paired bootstrap needs at least 2 users")
-    if not 0 < confidence < 1:
-        raise ParameterError(f"confidence must be in (0, 1), got {confidence}")
-    diff = a - b
-    rng = np.random.default_rng(seed)
-    means = np.empty(resamples)
-    chunk = max(1, 20_000_000 // len(diff))  # bounded memory for a million users
-    for lo in range(0, resamples, chunk):
-        hi = min(lo + chunk, resamples)
-        means[lo:hi] = diff[rng.integers(0, len(diff), (hi - lo, len(diff)))].mean(axis=1)
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return PairedBootstrap(float(a.mean()), float(b.mean()), float(diff.mean()), float(low), float(high),
-                           len(a), confidence)
 
 
 def activity_segment(history_lengths: np.ndarray) -> pd.Categorical:

@@ -41,8 +41,8 @@ def test_scoreboard_shows_built_models():
     assert not at.exception and len(at.dataframe) == 1
     assert not any("Not built yet" in i.value for i in at.info)
     board = at.dataframe[0].value
-    assert set(board.index) == {"pop", "itemknn", "markov"}
-    assert 0.04 < board.loc["pop", "ndcg@10"] < 0.05
+    assert set(board.index) == {"Popularity", "ItemKNN", "Markov chain"}
+    assert 0.04 < board.loc["Popularity", "ndcg@10"] < 0.05
 
 
 def test_unknown_dataset_in_url_falls_back_with_a_warning():
@@ -64,7 +64,7 @@ def test_scoreboard_labels_non_default_parameters():
     build_all(load_dataset(), models=["pop"])
     at = app().run()
     board = at.dataframe[0].value
-    assert set(board.index) == {"pop", "pop (half_life_days=30.0)"}
+    assert set(board.index) == {"Popularity", "Popularity (half_life_days=30.0)"}
 
 
 def test_scoreboard_shows_the_newest_of_two_artifacts_with_one_label():
@@ -85,7 +85,7 @@ def test_scoreboard_shows_the_newest_of_two_artifacts_with_one_label():
     (old / "manifest.json").write_text(json.dumps(manifest))
     at = app().run()
     board = at.dataframe[0].value
-    assert list(board.index) == ["pop"] and board.loc["pop", "ndcg@10"] < 0.05
+    assert list(board.index) == ["Popularity"] and board.loc["Popularity", "ndcg@10"] < 0.05
     at.switch_page("views/evaluation.py").run()
     assert not at.exception
 
@@ -105,6 +105,10 @@ def test_upload_validates_and_keeps_only_good_files(isolated_data):
         state.add_uploaded_dataset("shop", good)
     with pytest.raises(DataError, match="rating"):
         state.add_uploaded_dataset("broken", b"user,item,rating\n1,2,five\n")
+    # the message names the file the user chose, not where the server kept it
+    with pytest.raises(DataError, match=r"^ratings\.csv, line 3: expected 2 fields, found 4") as caught:
+        state.add_uploaded_dataset("broken", b"user,item\n1,2\n2,3,4,5\n", "ratings.csv")
+    assert "upload" not in str(caught.value) and str(isolated_data) not in str(caught.value)
     with pytest.raises(DataError, match="limited to"):
         state.add_uploaded_dataset("huge", b"x" * (state.UPLOAD_LIMIT_MB * 2**20 + 1))
     with pytest.raises(DataError, match="name"):
@@ -138,6 +142,8 @@ def test_uploaded_recommendations_are_evaluated_beside_the_models(isolated_data,
     assert [p.name.startswith("my_tool-") for p in (isolated_data / "recommendations").iterdir()] == [True]
     with pytest.raises(DataError, match="unknown users"):
         state.add_recommendations_file("ml-100k", b"user,item,rank\nnobody,nothing,1\n", "bad.csv")
+    with pytest.raises(DataError, match=r"^bad\.csv: needs columns"):
+        state.add_recommendations_file("ml-100k", b"user,item\n1,2\n", "bad.csv")
     assert len(list((isolated_data / "recommendations").iterdir())) == 1  # the bad file was not kept
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from recsys.compare import (activity_segment, jaccard, overlap_matrix, paired_bootstrap,
+from recsys.compare import (PairTest, activity_segment, compare_all, find_pair, holm, jaccard,
+                            overlap_matrix, paired_bootstrap, pairs_matrix,
                             popularity_segment, segment_means)
 from recsys.errors import ParameterError
 from recsys.metrics import intra_list_diversity
@@ -22,6 +23,7 @@ def test_bootstrap_detects_a_real_difference_and_not_a_null_one():
     better = paired_bootstrap(base + 0.05, base)
     assert better.significant and better.low > 0 and better.diff == pytest.approx(0.05)
     assert better.verdict("A", "B").startswith("A beats B on NDCG@10 by 0.0500")
+    assert "p < 0.0001" in better.verdict("A", "B") and "Holm" not in better.verdict("A", "B")
     noise = paired_bootstrap(base, base[::-1].copy())
     assert noise.low < noise.diff < noise.high
     same = paired_bootstrap(base, base + np.where(np.arange(500) % 2, 0.01, -0.01))
@@ -30,6 +32,54 @@ def test_bootstrap_detects_a_real_difference_and_not_a_null_one():
         paired_bootstrap([1.0], [2.0])
     with pytest.raises(ParameterError):
         paired_bootstrap([1.0, 2.0], [2.0])
+
+
+@pytest.mark.parametrize("shift", [0.0, 0.01, 0.02, 0.03, 0.05, -0.02])
+def test_one_pair_interval_and_verdict_agree(shift):
+    """The issue's contradiction: a green verdict over a test that says otherwise. With one pair the
+    verdict is significant exactly when the interval leaves zero."""
+    rng = np.random.default_rng(3)
+    base = rng.random(400)
+    t = paired_bootstrap(base + shift + rng.normal(0, 0.2, 400), base)
+    assert t.significant == (t.low > 0 or t.high < 0), (shift, t)
+    assert t.significant == (t.p_value < 0.05), (shift, t)
+
+
+def test_holm_by_hand():
+    # p sorted: 0.01·3 = 0.03, 0.02·2 = 0.04, 0.04·1 = 0.04 (kept monotone)
+    assert np.allclose(holm([0.04, 0.01, 0.02]), [0.04, 0.03, 0.04])
+    assert np.allclose(holm([0.5, 0.6]), [1.0, 1.0])
+    assert np.allclose(holm([0.03]), [0.03])
+
+
+def test_all_pairs_are_one_family():
+    rng = np.random.default_rng(4)
+    base = rng.random(300)
+    values = {"x": base + 0.1, "y": base + 0.1 + rng.normal(0, 0.3, 300) * 0.05, "z": base}
+    tests = compare_all(values, resamples=2000)
+    assert [(t.a, t.b) for t in tests] == [("x", "y"), ("x", "z"), ("y", "z")]
+    assert all(t.pairs == 3 for t in tests)
+    assert np.allclose([t.p_adjusted for t in tests], holm([t.p_value for t in tests]))
+    xz = find_pair(tests, "z", "x")
+    assert xz.diff == pytest.approx(-0.1) and xz.high < 0 and xz.significant
+    assert "x beats z" in xz.verdict("z", "x")
+    # the pair found in the family is the pair tested alone, with the correction on top
+    alone = paired_bootstrap(values["x"], values["z"], resamples=2000)
+    assert find_pair(tests, "x", "z").p_adjusted >= alone.p_value
+    matrix = pairs_matrix(tests, {"x": "X", "y": "Y", "z": "Z"})
+    assert matrix["difference"].loc["X", "Z"] == pytest.approx(0.1)
+    assert matrix["difference"].loc["Z", "X"] == pytest.approx(-0.1)
+    assert bool(matrix["significant"].loc["Z", "X"]) and np.isnan(matrix["difference"].loc["X", "X"])
+    with pytest.raises(ParameterError):
+        find_pair(tests, "x", "w")
+    with pytest.raises(ParameterError):
+        compare_all({"x": base})
+
+
+def test_a_difference_that_does_not_survive_the_correction_says_so():
+    t = PairTest("a", "b", 0.2, 0.19, 0.01, 0.001, 0.02, 0.03, 0.09, 3, 100, 0.95, 10_000)
+    text = t.verdict("A", "B")
+    assert not t.significant and "once 3 pairs are compared" in text and "does not survive" in text
 
 
 def test_bootstrap_interval_covers_the_normal_approximation():
@@ -114,16 +164,6 @@ def test_rbo_by_hand():
     assert m.loc["a", "b"] == pytest.approx(rbo([1, 2], [2, 1]))
     with pytest.raises(ParameterError):
         overlap_matrix({"a": np.array([1])}, "cosine")
-
-
-def test_wilcoxon_by_hand():
-    from recsys.compare import wilcoxon
-
-    # differences 1, 2, 3, 4, 5, -6: W+ = 15, W- = 6; exact two-sided p = 2 · 14/64
-    r = wilcoxon([1, 2, 3, 4, 5, 0], [0, 0, 0, 0, 0, 6])
-    assert r.statistic == 6 and r.n_nonzero == 6
-    assert r.p_value == pytest.approx(2 * 14 / 64)
-    assert wilcoxon([1, 2], [1, 2]).p_value == 1.0
 
 
 def test_disagreements_pick_the_largest_differences():

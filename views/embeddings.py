@@ -71,4 +71,4 @@ fig = figures.embedding_map(frame, dims, {"popularity": "log popularity"}.get(co
 st.plotly_chart(figures.highlight_roles(fig, frame, dims))
 if user is not None:
     st.caption(f"User {ctx.raw_id}: {len(ctx.history)} history items (open circles), "
-               f"{label}'s top 10 (diamonds), the held-out item (×).")
+               f"{label}'s top 10 (open diamonds), the held-out item (star).")

@@ -1,5 +1,5 @@
 """Evaluation: every built model's test metrics, segments by user activity and item popularity, exposure,
-and a paired bootstrap comparison of two models."""
+and every pair of models tested as one family (the matrix, then one pair user by user)."""
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -23,8 +23,7 @@ board = board.loc[[i for i in board.index if i in evaluations]] if not board.emp
 metrics = display_order(board.columns)
 if "ndcg@10" in board.columns:
     board = board.sort_values("ndcg@10", ascending=False)
-st.dataframe(board[metrics + ["fit seconds"]].style.format(precision=4, na_rep="").highlight_max(
-    subset=[c for c in metrics if higher_is_better(c)], color="#e4e0fb"))
+state.show_scoreboard(board, metrics + ["fit seconds"], highlight=[c for c in metrics if higher_is_better(c)])
 st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                    mime="text/csv")
 
@@ -63,4 +62,6 @@ concentrated = [m for m, top in lists.items() if popularity_concentration(top, p
 if concentrated:
     st.warning(f"Everyone gets the same popular items from: {', '.join(concentrated)} — more than 90% "
                "of their top-10 slots go to the most popular 10% of items.", icon=":material/warning:")
-panels.two_models(name, evaluations, metric)
+if len(evaluations) > 1:
+    panels.all_pairs(name, evaluations, metric)
+    panels.two_models(name, evaluations, metric)

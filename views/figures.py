@@ -6,6 +6,9 @@ shows on pages redrawn at every user switch.
 """
 from __future__ import annotations
 
+import zlib
+
+import colorcet as cc
 import numpy as np
 import pandas as pd
 import plotly.express as px
@@ -13,11 +16,41 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from recsys.explain import natural_title
+from recsys.models.registry import BUILTIN
 
 PRIMARY = "#5b4bdb"  # .streamlit/config.toml's primaryColor
 LOWERS = "#e4572e"
-COLORWAY = [PRIMARY, LOWERS, "#17bebb", "#ffc914", "#76b041", "#8c6bb1", "#f08a5d", "#2e86ab",
-            "#b83b5e", "#6a994e"]
+def _readable_on_white(colour: str) -> bool:
+    """WCAG's contrast ratio of at least 3:1 against white, the bar for graphics."""
+    rgb = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)]) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return 1.05 / (linear @ [0.2126, 0.7152, 0.0722] + 0.05) >= 3
+
+
+# Categories (genres, segments) and models get colours chosen to be told apart (Glasbey et al. 2007, via
+# colorcet), none grey or black (chroma ≥ 20) so the black markers of a user's items stand out on a map,
+# and each readable on white: 100+ of them.
+CATEGORIES = [c for c in cc.palette["glasbey_bw_minc_20_maxl_70"] if _readable_on_white(c)]
+COLORWAY = [PRIMARY, LOWERS, *CATEGORIES]
+# One colour per model on every page. The models compared most take the palette's first (most distinct)
+# colours; the rest follow in the registry's order, so adding a model moves no other.
+_FIRST = ("gpt", "bert", "bpr", "markov", "ease", "itemknn", "userknn", "pop")
+_MODEL_ORDER = [*_FIRST, *(name for name in BUILTIN if name not in _FIRST)]
+MODEL_COLOURS = {key: CATEGORIES[i] for i, name in enumerate(_MODEL_ORDER)
+                 for key in (name, BUILTIN[name].label)}
+
+
+def model_colour(model: str) -> str:
+    """A model's colour, by name or label; models outside the registry (uploads) get a fixed one too."""
+    if model in MODEL_COLOURS:
+        return MODEL_COLOURS[model]
+    return CATEGORIES[len(BUILTIN) + zlib.crc32(model.encode()) % (len(CATEGORIES) - len(BUILTIN))]
+
+
+def model_colours(models) -> dict[str, str]:
+    return {m: model_colour(m) for m in models}
+
+
 # A prediction is flagged as unsure when the posterior draws' predicted ratings spread by half a star or
 # more (their standard deviation): the model's own doubt, beyond the rating noise every prediction has.
 UNSURE_SD = 0.5
@@ -141,8 +174,9 @@ def attention_figure(matrix: pd.DataFrame, title: str) -> go.Figure:
 
 
 # -- embeddings ---------------------------------------------------------------------------------------------
-HIGHLIGHTS = (("history", "circle-open", "#1f1d2b"), ("recommended", "diamond", LOWERS),
-              ("held out", "x", "#17bebb"))
+# Black, told apart by shape: no genre colour is black (CATEGORIES).
+HIGHLIGHTS = (("history", "circle-open", "#1f1d2b"), ("recommended", "diamond-open", "#000000"),
+              ("held out", "star", "#000000"))
 
 
 def embedding_map(frame: pd.DataFrame, dims: int, color: str, title: str, hover_name: str,
@@ -152,7 +186,7 @@ def embedding_map(frame: pd.DataFrame, dims: int, color: str, title: str, hover_
     axes = {"x": "x", "y": "y"} | ({"z": "z"} if dims == 3 else {})
     hidden = {axis: False for axis in axes} | {"size": False}
     fig = plot(frame, **axes, color=color, size="size", size_max=size_max, hover_name=hover_name,
-               hover_data=hover_data | hidden, title=title)
+               hover_data=hover_data | hidden, title=title, color_discrete_sequence=CATEGORIES)
     fig.update_layout(height=650, legend={"itemsizing": "constant"})
     return fig
 
@@ -176,9 +210,9 @@ def highlight_roles(fig: go.Figure, frame: pd.DataFrame, dims: int) -> go.Figure
 
 # -- evaluation ---------------------------------------------------------------------------------------------
 def metric_bars(means: pd.DataFrame, metric: str) -> go.Figure:
-    fig = px.bar(means.sort_values(metric), x=metric, y="model", orientation="h",
-                 title=f"{metric} on the test split")
-    fig.update_layout(height=170 + 40 * len(means), yaxis_title="")
+    fig = px.bar(means.sort_values(metric), x=metric, y="model", orientation="h", color="model",
+                 color_discrete_map=model_colours(means["model"]), title=f"{metric} on the test split")
+    fig.update_layout(height=170 + 40 * len(means), yaxis_title="", showlegend=False)
     return fig
 
 
@@ -186,7 +220,8 @@ def segment_bars(table: pd.DataFrame, metric: str, title: str) -> go.Figure:
     """``segment_means``' table as grouped bars, each segment labelled with its number of users."""
     long = table.drop(columns="users").reset_index().melt(id_vars="segment", var_name="model",
                                                           value_name=metric)
-    fig = px.bar(long, x="segment", y=metric, color="model", barmode="group", title=f"{metric} {title}")
+    fig = px.bar(long, x="segment", y=metric, color="model", barmode="group", title=f"{metric} {title}",
+                 color_discrete_map=model_colours(long["model"].unique()))
     fig.update_xaxes(title="", ticktext=[f"{s}<br>{n:,} users" for s, n in table["users"].items()],
                      tickvals=list(table.index))
     return fig
@@ -194,6 +229,7 @@ def segment_bars(table: pd.DataFrame, metric: str, title: str) -> go.Figure:
 
 def exposure_figure(curves: pd.DataFrame, catalogue: pd.DataFrame) -> go.Figure:
     fig = px.line(curves, x="decile", y="share of slots", color="model", markers=True,
+                  color_discrete_map=model_colours(curves["model"].unique()),
                   title="Share of top-10 slots by item popularity decile (1 = the most popular 10%)")
     fig.add_scatter(x=catalogue["decile"], y=catalogue["share of interactions"],
                     name="share of interactions", line={"dash": "dot", "color": "#999"})
@@ -209,3 +245,24 @@ def pairs_scatter(pairs: pd.DataFrame, first: str, second: str, metric: str) -> 
     fig.add_shape(type="line", x0=0, y0=0, x1=top, y1=top, line={"dash": "dot", "color": "#999"})
     fig.update_layout(height=450)
     return fig
+
+
+def pairs_heatmap(matrix: pd.DataFrame, metric: str) -> go.Figure:
+    """``recsys.compare.pairs_matrix``: row − column differences, coloured only where significant."""
+    diff, significant = matrix["difference"], matrix["significant"].astype(bool)
+    text = diff.map(lambda d: "" if pd.isna(d) else f"{d:+.4f}")
+    shown = diff.where(significant)
+    top = float(np.nanmax(np.abs(diff.to_numpy()))) if diff.notna().to_numpy().any() else 1.0
+    verdict = np.where(significant, np.where(diff > 0, "row beats column", "column beats row"),
+                       "cannot be told apart")
+    fig = go.Figure(go.Heatmap(z=shown, x=list(diff.columns), y=list(diff.index), text=text,
+                               texttemplate="%{text}", zmid=0, zmin=-top, zmax=top, colorscale="RdBu",
+                               customdata=verdict, showscale=False, xgap=2, ygap=2,
+                               hovertemplate="%{y} − %{x}: %{text}<br>%{customdata}<extra></extra>"))
+    fig.update_layout(height=160 + 36 * len(diff), plot_bgcolor="#f2f2f2",
+                      title=f"{metric}: row minus column (blue: the row is better, red: worse, grey: "
+                            "cannot be told apart)")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(side="top", tickangle=0)
+    return fig
+

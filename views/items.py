@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from views import state
+from views import state, widgets
 from recsys.errors import RecsysError
 from recsys.index import ItemIndex, approximate_overlap
 
@@ -47,10 +47,10 @@ if not with_vectors:
 titles = ds.items["title"].to_numpy()
 popular = int(np.argmax(ds.item_popularity()))
 a, b = st.columns(2)
-item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item",
-                   format_func=lambda i: f"{titles[i]}" + (f" ({ds.items['year'].iloc[i]})"
-                                                             if pd.notna(ds.items["year"].iloc[i]) else ""))
-models = b.multiselect("Models", with_vectors, default=[m for m in state.current_models()
+labels = widgets.item_labels(name)
+item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item", filter_mode="contains",
+                   format_func=lambda i: labels[i])
+models = b.multiselect("Find similar items with", with_vectors, default=[m for m in state.current_models()
                                                         if m in with_vectors] or with_vectors[:3],
                        format_func=state.model_label, key="items-models")
 genres = ds.genre_matrix()[1]
@@ -61,7 +61,7 @@ span = (int(years.min()), int(years.max())) if len(years) else None
 chosen_years = d.slider("Released", *span, span, key="items-years") if span and span[0] < span[1] else None
 allowed = ds.item_mask(genre=None if genre == "any genre" else genre,
                        years=None if chosen_years == span else chosen_years)
-st.caption(f"{int(allowed.sum()):,} items pass the filters (the same `allowed` mask `recommend` takes).")
+st.caption(f"{int(allowed.sum()):,} items pass the filters; the lists below are drawn from them only.")
 columns = st.columns(max(1, len(models)))
 for column, model in zip(columns, models):
     items, sims = index_of(model).similar_items(int(item), 10, allowed=allowed)

@@ -43,16 +43,16 @@ st.subheader("Model scoreboard")
 widgets.protocol_badge(state.get_split(name), "10 and 20")
 board = state.scoreboard(name)
 unbuilt = state.unbuilt_models(name)
+if unbuilt:  # above the table, so the build's progress shows without scrolling
+    state.offer_build(name, unbuilt, "the scoreboard", key="build-missing")
 if not board.empty:
     if "ndcg@10" in board.columns:
         board = board.sort_values("ndcg@10", ascending=False)
     shown = [c for c in ("hr@10", "ndcg@10", "mrr@10", "recall@20", "coverage@10", "gini@10",
                          "fit seconds") if c in board.columns]
-    st.dataframe(board[shown].style.format(precision=4, na_rep=""))
+    state.show_scoreboard(board, shown)
     st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                        mime="text/csv")
-if unbuilt:
-    state.offer_build(name, unbuilt, "the scoreboard", key="build-missing")
 
 with st.expander("Add a dataset (CSV upload)", icon=":material/upload:"):
     st.caption(f"A CSV or TSV with columns `user` and `item`, optional `rating` and `timestamp` "
@@ -62,7 +62,7 @@ with st.expander("Add a dataset (CSV upload)", icon=":material/upload:"):
     new_name = st.text_input("Name", key="upload-name", placeholder="my-shop")
     if st.button("Add dataset", disabled=upload is None):
         try:
-            added = state.add_uploaded_dataset(new_name.strip(), upload.getvalue())
+            added = state.add_uploaded_dataset(new_name.strip(), upload.getvalue(), upload.name)
         except RecsysError as e:
             state.show_error(e)
         else:

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from views import figures, state, widgets
-from recsys.compare import disagreements, edited_history, paired_bootstrap, rank_changes, wilcoxon
+from recsys.compare import disagreements, edited_history, find_pair, pairs_matrix, rank_changes
 from recsys.errors import RecsysError
 from recsys.explain import (attention_frame, attention_matrix, available_methods, because_you_watched,
                             counterfactual_sentence, feature_shap, natural_title)
@@ -71,9 +71,8 @@ def posterior(name: str, ctx: state.UserContext, item: int, titles: pd.Series) -
         state.offer_build(name, ["bpmf"], "prediction intervals", key="build-bpmf")
         return
     bayes, ratings = state.get_trained(name, "bpmf"), state.history_ratings(name, ctx)
-    left_out = st.multiselect("Leave these history items out", ctx.history[::-1], key="ex-bpmf-out",
-                              format_func=lambda i: natural_title(titles.iloc[i]),
-                              placeholder="Most recent first…")
+    left_out = widgets.item_picker(st, name, "Leave these history items out", ctx.history[::-1],
+                                   "ex-bpmf-out", placeholder="Most recent first…")
     variants = {"all rated items": ctx.history}
     if left_out:
         variants[f"without {len(left_out)} item(s)"] = ctx.history[~np.isin(ctx.history, left_out)]
@@ -155,13 +154,12 @@ def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[i
     st.caption("Edit the history and every chosen model re-scores it (per-user models fold the edited "
                "history in). Ranks compare against the same models on the unedited history.")
     a, b, c = st.columns(3)
-    removed = a.multiselect("Remove from the history", ctx.history[::-1], key="whatif-remove",
-                            format_func=lambda i: str(titles[i]), placeholder="Most recent first…")
-    moved = b.multiselect("Move to the most recent end (in this order)", ctx.history[::-1],
-                          key="whatif-move", format_func=lambda i: str(titles[i]),
-                          help="Reorders the history: sequence models read the order")
-    added = c.multiselect("Add as the latest items", np.arange(len(titles)), key="whatif-add",
-                          format_func=lambda i: str(titles[i]), placeholder="Type a title…")
+    removed = widgets.item_picker(a, name, "Remove from the history", ctx.history[::-1], "whatif-remove",
+                                  placeholder="Most recent first…")
+    moved = widgets.item_picker(b, name, "Move to the most recent end (in this order)", ctx.history[::-1],
+                                "whatif-move", help="Reorders the history: sequence models read the order")
+    added = widgets.item_picker(c, name, "Add as the latest items", np.arange(len(titles)), "whatif-add",
+                                placeholder="Type a title…")
     if not (removed or moved or added):
         return
     edited = tuple(edited_history(ctx.history, removed, moved, added).tolist())
@@ -214,10 +212,22 @@ def upload_recommendations(name: str) -> None:
         st.rerun()
 
 
+def all_pairs(name: str, evaluations: dict[str, dict], metric: str) -> None:
+    """Every pair of built models, tested as one family: the matrix the two-model verdict belongs to."""
+    st.subheader("Which models are really better?")
+    tests = state.model_tests(name, metric, list(evaluations))
+    labels = {m: state.model_label(m) for m in evaluations}
+    st.plotly_chart(figures.pairs_heatmap(pairs_matrix(tests, labels), metric))
+    st.caption(f"Each cell: the row's mean {metric} minus the column's over the same {tests[0].n_users:,} test "
+               f"users. Coloured only where the row really beats (or loses to) the column: a paired bootstrap "
+               f"(10,000 resamples of users, seed 0) with Holm's correction over all {len(tests)} pairs, "
+               f"so the chance of any false verdict on this page stays under 5%.")
+
+
 def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
-    """Is one model really better? A paired bootstrap and a Wilcoxon test over test users, the per-user
-    scatter, and the users where the two disagree most (each a link to the Users page)."""
-    st.subheader("Is one model really better?")
+    """One pair from the family above: its verdict, the per-user scatter, and the users where the two
+    disagree most (each a link to the Users page)."""
+    st.subheader("Two models, user by user")
     names = list(evaluations)
     a, b = st.columns(2)
     first = a.selectbox("Model A", names, index=names.index("gpt") if "gpt" in names else 0,
@@ -229,12 +239,8 @@ def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
         return
     la, lb = state.model_label(first), state.model_label(second)
     a_values, b_values = evaluations[first][metric], evaluations[second][metric]
-    result = paired_bootstrap(a_values, b_values)
+    result = find_pair(state.model_tests(name, metric, names), first, second)
     (st.success if result.significant else st.warning)(result.verdict(la, lb, metric))
-    test = wilcoxon(a_values, b_values)
-    st.caption(f"Paired bootstrap over test users (10,000 resamples, seed 0): each resample keeps a user's "
-               f"two values together. Wilcoxon signed-rank test: p = {test.p_value:.2g} over the "
-               f"{test.n_nonzero:,} users whose values differ.")
     ids, users = state.get_dataset(name).user_ids, evaluations[first]["users"]
     left, right = st.columns([3, 2])
     left.plotly_chart(figures.pairs_scatter(

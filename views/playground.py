@@ -7,16 +7,14 @@ from recsys.errors import RecsysError
 
 name, ds, built = state.open_page("Playground")
 
-titles = ds.items["title"].to_numpy()
-years = ds.items["year"].to_numpy()
+titles = widgets.item_labels(name)
 st.caption("Histories are ordered as picked (the sequence models read the order); "
            "models with per-user vectors fold the history in.")
-picked = st.multiselect("Items this user watched, oldest first", np.arange(ds.n_items), key="pg-items",
-                        format_func=lambda i: f"{titles[i]} ({years[i]})",
-                        placeholder="Type a title…")
+picked = widgets.item_picker(st, name, "Items this user watched, oldest first", np.arange(ds.n_items),
+                             "pg-items", placeholder="Type a title…")
 text = st.text_input("…or describe their taste in words", key="pg-text",
                      placeholder="e.g. dark psychological thrillers from the nineties")
-history = [int(i) for i in picked]
+history = list(picked)
 if text.strip():
     if "content" not in built:
         state.offer_build(name, ["content"], "free-text taste", key="pg-build-content")
@@ -29,11 +27,7 @@ if text.strip():
         except RecsysError as e:
             state.show_error(e)
 
-models = state.current_models()
-if not models:
-    state.offer_build(name, [m for m in state.PREFERRED if m not in built] or list(state.PREFERRED),
-                      "the Playground")
-    st.stop()
+models = state.chosen_models(name, built, "the Playground")
 if not history:
     st.info("Pick a few items or describe a taste; each model's list appears here. With an empty "
             "history every model falls back to what it recommends to anyone.")

@@ -19,6 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys.artifacts import ArtifactKey, ArtifactStore
+from recsys.compare import PairTest, compare_all
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
@@ -44,7 +45,12 @@ def get_split(name: str, protocol: str = "loo") -> Split:
     return make_split(get_dataset(name), protocol)
 
 
-def add_uploaded_dataset(name: str, data: bytes) -> Dataset:
+def _named_after_upload(error: RecsysError, stored: Path, filename: str) -> RecsysError:
+    """The same error, naming the file the user uploaded instead of where the server keeps it."""
+    return type(error)(str(error).replace(str(stored), filename))
+
+
+def add_uploaded_dataset(name: str, data: bytes, filename: str = "the uploaded file") -> Dataset:
     """Validate an uploaded interactions CSV with the generic loader and keep it under
     data/datasets/<name>/. Nothing is written unless it loads; DataError says what is wrong."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}", name or ""):
@@ -61,6 +67,9 @@ def add_uploaded_dataset(name: str, data: bytes) -> Dataset:
         (tmp / INTERACTIONS_CSV).write_bytes(data)
         dataset = load_dataset(tmp, name=name)
         tmp.rename(datasets_dir() / name)  # atomic: the dataset appears complete or not at all
+    except RecsysError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _named_after_upload(e, tmp / INTERACTIONS_CSV, filename) from e
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -73,6 +82,9 @@ def add_recommendations_file(dataset: str, data: bytes, filename: str):
     path = store_recommendations(data, filename)
     try:
         built = build_model("proxy", get_split(dataset), params={"path": str(path)})
+    except RecsysError as e:
+        path.unlink(missing_ok=True)
+        raise _named_after_upload(e, path, filename) from e
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -189,6 +201,17 @@ def get_evaluation(dataset: str, model: str, protocol: str = "loo") -> dict[str,
     return _load_evaluation(str(store.root), key, str(store.path(key)), mtime)
 
 
+@st.cache_resource(show_spinner="Comparing every pair of models…", max_entries=16)
+def _model_tests(dataset: str, metric: str, versions: tuple[tuple[str, str], ...]) -> list[PairTest]:
+    return compare_all({m: get_evaluation(dataset, m)[metric] for m, _ in versions})
+
+
+def model_tests(dataset: str, metric: str, models: list[str]) -> list[PairTest]:
+    """Every pair of ``models`` (built) on the per-user ``metric``, as one Holm-corrected family: the
+    all-pairs matrix and the two-model verdict read the same tests."""
+    return _model_tests(dataset, metric, tuple((m, artifact_version(dataset, m)) for m in models))
+
+
 @st.cache_resource(show_spinner="Building the FAISS index…", max_entries=16)
 def _item_index(dataset: str, model: str, version: str) -> ItemIndex:
     return index_for(get_trained(dataset, model))
@@ -230,6 +253,20 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
         rows.append({"model": label, **m.get("metrics", {}), "fit seconds": m.get("fit_seconds"),
                      "built": m.get("created")})
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
+
+
+def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str] | None = None) -> None:
+    """A scoreboard as the pages show it: models by their labels ("MF (BPR)", "GPT (epochs=5)"), every
+    row in view (no inner scroll hiding the 11th), numbers to 4 places."""
+    def label(row: str) -> str:
+        name, _, params = row.partition(" (")
+        return model_label(name) + (f" ({params}" if params else "")
+
+    shown = board[columns].rename(index=label)
+    styled = shown.style.format(precision=4, na_rep="")
+    if highlight:
+        styled = styled.highlight_max(subset=highlight, color="#e4e0fb")
+    st.dataframe(styled, height=38 + 35 * (len(shown) + 1) if len(shown) > 9 else "auto")
 
 
 def unbuilt_models(dataset: str, protocol: str = "loo") -> list[str]:
@@ -277,6 +314,20 @@ def offer_build(dataset: str, models: list[str], what: str = "this page", key: s
                  type="primary"):
         build_missing(dataset, models=models)
         st.rerun()
+
+
+def chosen_models(dataset: str, built: list[str], what: str) -> list[str]:
+    """The sidebar's models; when none is chosen, says why nothing shows and stops the page: choose one
+    (some are built) or build the preferred ones (none is)."""
+    models = current_models()
+    if models:
+        return models
+    if built:
+        st.info(f"No model chosen: pick one or more under **Models** in the sidebar for {what}.",
+                icon=":material/arrow_back:")
+    else:
+        offer_build(dataset, list(PREFERRED), what)
+    st.stop()
 
 
 # -- the chosen user ---------------------------------------------------------------------------------------
@@ -362,7 +413,8 @@ def _forget_user() -> None:
 
 def _models_widget(built: list[str]) -> None:
     if MODELS_KEY not in st.session_state:
-        asked = [m for m in st.query_params.get(MODELS_KEY, "").split(",") if m in built]
+        # dict.fromkeys: "?models=gpt,gpt" shows GPT once
+        asked = list(dict.fromkeys(m for m in st.query_params.get(MODELS_KEY, "").split(",") if m in built))
         st.session_state[MODELS_KEY] = asked or [m for m in PREFERRED if m in built] or built[:3]
     else:  # the list of built models can change (a build, another dataset)
         st.session_state[MODELS_KEY] = [m for m in st.session_state[MODELS_KEY] if m in built]

@@ -26,11 +26,7 @@ if ds.users is not None and len(ds.users.columns):
     st.caption("Profile: " + " · ".join(f"{k} {v}" for k, v in ds.users.iloc[ctx.index].items()))
 st.plotly_chart(figures.timeline_figure(ctx.timeline, "rating" if ds.has_ratings else "part"))
 
-models = state.current_models()
-if not models:
-    state.offer_build(name, [m for m in state.PREFERRED if m not in built] or list(state.PREFERRED),
-                      "the side-by-side lists")
-    st.stop()
+models = state.chosen_models(name, built, "the side-by-side lists")
 
 st.subheader("Recommendations")
 knobs = widgets.rerank_knobs("users", name)

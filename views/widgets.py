@@ -21,6 +21,28 @@ from recsys.explain.quality import check_cases
 from recsys.explain.store import stored_or_live
 from recsys.rerank import recommend_reranked
 
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def item_labels(dataset: str) -> np.ndarray:
+    """Every item as a person reads it: "The Prophecy II (1998)", or "item 1234" without a title."""
+    items = state.get_dataset(dataset).items
+    titles = items["title"] if "title" in items else pd.Series(pd.NA, index=items.index)
+    years = items["year"] if "year" in items else pd.Series(pd.NA, index=items.index)
+    ids = items["item_id"] if "item_id" in items else items.index.to_series()
+    return np.array([(natural_title(t) if pd.notna(t) and str(t).strip() else f"item {i}")
+                     + (f" ({int(y)})" if pd.notna(y) else "")
+                     for t, y, i in zip(titles, years, ids)], dtype=object)
+
+
+def item_picker(where, dataset: str, label: str, items, key: str, **options) -> list[int]:
+    """Pick items by title. Matching is by substring: fuzzy matching let "Toy Story" + Enter pick
+    "Entertaining Angels: The Dorothy Day Story". No "Select all": one click emptied a history."""
+    labels = item_labels(dataset)
+    picked = where.multiselect(label, items, key=key, format_func=lambda i: labels[int(i)],
+                               filter_mode="contains", select_all=False, **options)
+    return [int(i) for i in picked]
+
+
 def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
     """k, MMR λ and popularity penalty, side by side. MMR diversifies by genre, so it is off for a
     catalogue without genres."""
