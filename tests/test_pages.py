@@ -92,6 +92,16 @@ def test_most_active_button_and_knobs():
     at.slider(key="users-lam").set_value(0.3).run()
     diverse = lists(at)[0]
     assert not at.exception and diverse != plain and diverse[0] == plain[0]
+    assert any("MMR λ 0.30" in c.value and "scores need not fall in rank order" in c.value for c in at.caption)
+
+
+def test_what_if_for_a_per_user_model_compares_fold_ins():
+    at = page("users", models="bpr,itemknn", user="1")
+    recent = at.multiselect(key="whatif-remove").options
+    at.multiselect(key="whatif-remove").set_value(recent[:2]).run()
+    assert not at.exception
+    notes = [c.value for c in at.caption if c.value.startswith("Before: the unedited history folded in")]
+    assert len(notes) == 1  # MF only: ItemKNN ranks exactly as the list above
 
 
 def test_unknown_user_in_url_falls_back_with_a_warning():
@@ -275,8 +285,11 @@ def test_what_if_editor_changes_the_lists_and_checks_explanations():
     recent = at.multiselect(key="whatif-remove")
     at.multiselect(key="whatif-remove").set_value([recent.options[0], recent.options[1]]).run()
     assert not at.exception
-    moves = [df.value for df in at.dataframe if "change" in df.value.columns]
-    assert len(moves) == 2 and any(m["change"].fillna(1).ne(0).any() for m in moves)
+    moves = [df.value for df in at.dataframe if "moved" in df.value.columns]
+    assert len(moves) == 2 and any(m["moved"].ne("").any() for m in moves)
+    for m in moves:  # ranks as text: a new entry is "new", one that fell out "out", never "None"
+        assert m[["before", "after"]].map(lambda r: r == "new" or r == "out" or r.startswith("#")).all().all()
+        assert (m["before"] == "new").sum() == (m["after"] == "out").sum()  # k in, k out
     at.button(key="whatif-check").click().run()
     check = at.dataframe[-1].value
     assert not at.exception and list(check["model"].unique()) == ["ItemKNN", "Markov chain"]
@@ -304,5 +317,23 @@ def test_what_if_reordering_moves_sequence_model_lists():
     oldest = at.multiselect(key="whatif-move").options[-1]  # options are most recent first
     at.multiselect(key="whatif-move").set_value([oldest]).run()
     assert not at.exception
-    moves = [df.value for df in at.dataframe if "change" in df.value.columns]
-    assert len(moves) == 1 and moves[0]["change"].fillna(1).ne(0).any()  # Markov reads the last items
+    moves = [df.value for df in at.dataframe if "moved" in df.value.columns]
+    assert len(moves) == 1 and moves[0]["moved"].ne("").any()  # Markov reads the last items
+
+
+def test_a_shared_url_restores_the_knobs_and_the_what_if_edits():
+    """The issue's lost state: k, MMR λ, the popularity penalty and the what-if edits live in the URL
+    (widgets bound to query parameters), so a link opens the same lists."""
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    shared = {"models": "itemknn", "user": "1", "users-k": "5", "users-lam": "0.5", "users-pop": "0.2",
+              "whatif-remove": ["Copycat (1995)"]}
+    for key, value in shared.items():
+        at.query_params[key] = value
+    at.run()
+    at.switch_page("views/users.py").run()
+    assert not at.exception
+    assert at.number_input(key="users-k").value == 5 and len(lists(at)[0]) == 5
+    assert at.slider(key="users-lam").value == 0.5 and at.slider(key="users-pop").value == 0.2
+    removed = at.multiselect(key="whatif-remove")
+    assert [removed.format_func(i) for i in removed.value] == ["Copycat (1995)"]
+    assert any("moved" in df.value.columns for df in at.dataframe)  # the what-if table is open

@@ -15,9 +15,9 @@ if not with_vectors:
 chosen = [m for m in state.current_models() if m in with_vectors]
 a, b, c, d = st.columns(4)
 model_name = a.selectbox("Model", with_vectors, index=with_vectors.index(chosen[0]) if chosen else 0,
-                         format_func=state.model_label, key="emb-model")
-kind = b.radio("Map of", ["items", "users"], horizontal=True, key="emb-kind")
-dims = d.radio("Dimensions", [2, 3], horizontal=True, key="emb-dims")
+                         format_func=state.model_label, key="emb-model", bind="query-params")
+kind = b.radio("Map of", ["items", "users"], horizontal=True, key="emb-kind", bind="query-params")
+dims = d.radio("Dimensions", [2, 3], horizontal=True, key="emb-dims", bind="query-params")
 model, label, user = state.get_trained(name, model_name), state.model_label(model_name), state.current_user()
 
 
@@ -43,7 +43,8 @@ if kind == "users":
     lengths = split.test.histories.lengths[np.searchsorted(split.test.users, found[0])]
     frame = user_projection_frame(ds, found[0], coords, lengths)
     colour = c.radio("Colour by", ["history length"] + [col for col in ("age", "gender", "occupation")
-                                                         if col in frame], horizontal=True, key="emb-ucolour")
+                                                         if col in frame], horizontal=True,
+                     key="emb-ucolour", bind="query-params")
     frame = frame.assign(**{"log history": np.log1p(frame["history"]),
                             "size": np.where(frame["user"] == user, 14, 4)})
     st.plotly_chart(figures.embedding_map(
@@ -54,7 +55,8 @@ if kind == "users":
                "view sit together.")
     st.stop()
 
-colour = c.radio("Colour by", ["genre", "popularity", "year"], horizontal=True, key="emb-colour")
+colour = c.radio("Colour by", ["genre", "popularity", "year"], horizontal=True, key="emb-colour",
+                 bind="query-params")
 frame = item_projection_frame(ds, projected("items", model.item_embeddings())).assign(role="other items")
 if user is not None:
     ctx = state.user_context(name, user)

@@ -30,7 +30,7 @@ st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=
 # The metrics measured per user (stored with each model): those can be averaged, segmented and paired.
 per_user = [c for c in metrics if all(c in e for e in evaluations.values())]
 metric = st.selectbox("Metric", per_user, index=per_user.index("ndcg@10") if "ndcg@10" in per_user else 0,
-                      key="ev-metric")
+                      key="ev-metric", bind="query-params")
 labels = {m: state.model_label(m) for m in evaluations}
 st.plotly_chart(figures.metric_bars(pd.DataFrame({
     "model": list(labels.values()), metric: [float(np.nanmean(e[metric])) for e in evaluations.values()]}),

@@ -29,7 +29,7 @@ elif "content" not in built:
     state.offer_build(name, ["content"], "semantic search", key="build-content")
 else:
     query = st.text_input("Describe what you are looking for",
-                          "space adventure with robots and starships", key="items-query")
+                          "space adventure with robots and starships", key="items-query", bind="query-params")
     k = st.slider("Results", 5, 50, 10, key="items-k")
     try:
         items, sims = state.text_search(name, query, k)
@@ -48,15 +48,15 @@ titles = ds.items["title"].to_numpy()
 popular = int(np.argmax(ds.item_popularity()))
 a, b = st.columns(2)
 labels = widgets.item_labels(name)
-item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item", filter_mode="contains",
-                   format_func=lambda i: labels[i])
+item = a.selectbox("Item", np.arange(ds.n_items), index=popular, key="items-item", bind="query-params",
+                   filter_mode="contains", format_func=lambda i: labels[i])
 models = b.multiselect("Find similar items with", with_vectors, default=[m for m in state.current_models()
                                                         if m in with_vectors] or with_vectors[:3],
-                       format_func=state.model_label, key="items-models")
+                       format_func=state.model_label, key="items-models", bind="query-params")
 genres = ds.genre_matrix()[1]
 years = pd.to_numeric(ds.items["year"], errors="coerce").dropna()
 c, d = st.columns(2)
-genre = c.selectbox("Only this genre", ["any genre", *genres], key="items-genre")
+genre = c.selectbox("Only this genre", ["any genre", *genres], key="items-genre", bind="query-params")
 span = (int(years.min()), int(years.max())) if len(years) else None
 chosen_years = d.slider("Released", *span, span, key="items-years") if span and span[0] < span[1] else None
 allowed = ds.item_mask(genre=None if genre == "any genre" else genre,

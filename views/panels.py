@@ -29,14 +29,15 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
     chosen = [m for m in state.current_models() if m in built] or built
     a, b, c = st.columns([1, 2, 1])
     model_name = a.selectbox("Model", built, index=built.index(chosen[0]), format_func=state.model_label,
-                             key="ex-model")
+                             key="ex-model", bind="query-params")
     history = tuple(ctx.history.tolist())
     recs = widgets.recommendation_frame(name, model_name, history, ctx.index, 10)
-    item = int(b.selectbox("Recommendation", recs["item"].to_numpy(), key="ex-item",
+    item = int(b.selectbox("Recommendation", recs["item"].to_numpy(), key="ex-item", bind="query-params",
                            format_func=lambda i: f"#{int(np.flatnonzero(recs['item'] == i)[0]) + 1} "
                                                  f"{natural_title(titles.iloc[i])}"))
     methods = available_methods(state.get_trained(name, model_name))
-    method = c.selectbox("Method", methods, key="ex-method", format_func=lambda m: LABELS.get(m, m),
+    method = c.selectbox("Method", methods, key="ex-method", bind="query-params",
+                         format_func=lambda m: LABELS.get(m, m),
                          help="The first is this model's default, chosen by measurement (README, "
                               "“Explanations”); the others are there to compare")
     # The default method reads the very object the Users page shows; another method is computed here.
@@ -116,7 +117,7 @@ def features(name: str, user: int, recs: pd.DataFrame, titles: pd.Series) -> Non
     if not state.is_built(name, "features"):
         state.offer_build(name, ["features"], "feature SHAP", key="build-feat")
         return
-    item = int(st.selectbox("Item", recs["item"].to_numpy(), key="ex-fitem",
+    item = int(st.selectbox("Item", recs["item"].to_numpy(), key="ex-fitem", bind="query-params",
                             format_func=lambda i: str(titles.iloc[i])))
     with st.spinner("Feature SHAP (the first one in a server compiles shap's kernels, about 9 s)…"):
         fx = feature_shap(state.get_trained(name, "features"), user, item)
@@ -147,8 +148,7 @@ def model_list(name: str, model: str, frame: pd.DataFrame, note: str | None, use
                         key=f"intervals-{model}")
 
 
-def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[int, float, float],
-            titles: np.ndarray) -> None:
+def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[int, float, float]) -> None:
     """Edit the history (remove, move to the end, add) and see each model's list move."""
     st.subheader("What if…")
     st.caption("Edit the history and every chosen model re-scores it (per-user models fold the edited "
@@ -158,21 +158,30 @@ def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[i
                                   placeholder="Most recent first…")
     moved = widgets.item_picker(b, name, "Move to the most recent end (in this order)", ctx.history[::-1],
                                 "whatif-move", help="Reorders the history: sequence models read the order")
-    added = widgets.item_picker(c, name, "Add as the latest items", np.arange(len(titles)), "whatif-add",
+    labels = widgets.item_labels(name)
+    added = widgets.item_picker(c, name, "Add as the latest items", np.arange(len(labels)), "whatif-add",
                                 placeholder="Type a title…")
     if not (removed or moved or added):
         return
     edited = tuple(edited_history(ctx.history, removed, moved, added).tolist())
     for column, model in zip(st.columns(len(models)), models):
-        before = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), None, *knobs)
-        after = widgets.recommendation_frame(name, model, edited, None, *knobs)
+        # A per-user model's list above comes from its learned user vector, which no edit can move: both
+        # sides here fold a history in, so the change is the edit's alone. Other models rank as above.
+        folds_in = state.get_trained(name, model).per_user_parameters
+        user = None if folds_in else ctx.index
+        before = widgets.recommendation_frame(name, model, tuple(ctx.history.tolist()), user, *knobs)
+        after = widgets.recommendation_frame(name, model, edited, user, *knobs)
         moves = rank_changes(before["item"], after["item"])
-        moves.insert(1, "title", titles[moves["item"]])
         column.markdown(f"**{state.model_label(model)}**")
-        column.dataframe(moves, hide_index=True, column_config={
-            "item": None, "before": st.column_config.NumberColumn("before", format="%d"),
-            "after": st.column_config.NumberColumn("after", format="%d"),
-            "change": st.column_config.NumberColumn("moved", format="%+d")})
+        if folds_in:
+            column.caption("Before: the unedited history folded in (the list above uses the user vector "
+                           "learned in training).")
+        column.dataframe(pd.DataFrame({
+            "title": labels[moves["item"]],
+            "before": moves["before"].map(lambda r: "new" if pd.isna(r) else f"#{int(r)}"),
+            "after": moves["after"].map(lambda r: "out" if pd.isna(r) else f"#{int(r)}"),
+            "moved": moves["change"].map(lambda c: "" if pd.isna(c) or c == 0 else f"{int(c):+d}")}),
+            hide_index=True, height=38 + 35 * len(moves))  # every row in view: the ones that fell out last
 
 
 def check(name: str, ctx: state.UserContext, lists: dict[str, pd.DataFrame]) -> None:
@@ -231,8 +240,8 @@ def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
     names = list(evaluations)
     a, b = st.columns(2)
     first = a.selectbox("Model A", names, index=names.index("gpt") if "gpt" in names else 0,
-                        format_func=state.model_label, key="ev-a")
-    second = b.selectbox("Model B", names, format_func=state.model_label, key="ev-b",
+                        format_func=state.model_label, key="ev-a", bind="query-params")
+    second = b.selectbox("Model B", names, format_func=state.model_label, key="ev-b", bind="query-params",
                          index=names.index("bpr") if "bpr" in names else min(1, len(names) - 1))
     if first == second:
         st.info("Choose two different models.")

@@ -45,7 +45,7 @@ for column, model in zip(st.columns(len(models)), models):
         panels.model_list(name, model, frames[model], note, ctx.index, ds.n_items)
 
 if len(frames) > 1:
-    measure = st.radio("Overlap", ["Jaccard", "RBO"], horizontal=True, key="users-overlap",
+    measure = st.radio("Overlap", ["Jaccard", "RBO"], horizontal=True, key="users-overlap", bind="query-params",
                        help="Jaccard compares the sets; rank-biased overlap (p = 0.9) weighs agreement "
                             "at the top of the lists most")
     lists = {state.model_label(m): f["item"].to_numpy() for m, f in frames.items()}
@@ -57,5 +57,5 @@ with st.expander("All lists as a table"):
     st.dataframe(table, hide_index=True, column_config={"item": None})
 st.download_button("Download these recommendations (CSV)", table.to_csv(index=False).encode(),
                    file_name=f"{name}-user-{ctx.raw_id}-recommendations.csv", mime="text/csv")
-panels.what_if(name, ctx, models, knobs, ds.items["title"].to_numpy())
+panels.what_if(name, ctx, models, knobs)
 panels.check(name, ctx, frames)

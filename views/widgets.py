@@ -35,11 +35,11 @@ def item_labels(dataset: str) -> np.ndarray:
 
 
 def item_picker(where, dataset: str, label: str, items, key: str, **options) -> list[int]:
-    """Pick items by title. Matching is by substring: fuzzy matching let "Toy Story" + Enter pick
-    "Entertaining Angels: The Dorothy Day Story". No "Select all": one click emptied a history."""
+    """Pick items by title, kept in the URL. Matching is by substring: fuzzy matching let "Toy Story" +
+    Enter pick "Entertaining Angels: The Dorothy Day Story". No "Select all": one click emptied a history."""
     labels = item_labels(dataset)
     picked = where.multiselect(label, items, key=key, format_func=lambda i: labels[int(i)],
-                               filter_mode="contains", select_all=False, **options)
+                               filter_mode="contains", select_all=False, bind="query-params", **options)
     return [int(i) for i in picked]
 
 
@@ -47,14 +47,21 @@ def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
     """k, MMR λ and popularity penalty, side by side. MMR diversifies by genre, so it is off for a
     catalogue without genres."""
     a, b, c = st.columns(3)
-    k = a.number_input("List length k", 1, 100, 10, key=f"{key}-k")
+    # bind: the URL keeps the knobs, so a shared link shows the same lists
+    k = a.number_input("List length k", 1, 100, 10, key=f"{key}-k", bind="query-params")
     has_genres = state.get_dataset(dataset).has_genres
     lam = b.slider("MMR λ (1 = model order, lower = more diverse genres)", 0.0, 1.0, 1.0, 0.05,
-                   key=f"{key}-lam", disabled=not has_genres,
+                   key=f"{key}-lam", disabled=not has_genres, bind="query-params",
                    help=None if has_genres else f"Off: {dataset}'s items have no genres to diversify by")
     lam = lam if has_genres else 1.0  # a value set on another dataset does not carry over
-    penalty = c.slider("Popularity penalty", 0.0, 1.0, 0.0, 0.05, key=f"{key}-pop",
+    penalty = c.slider("Popularity penalty", 0.0, 1.0, 0.0, 0.05, key=f"{key}-pop", bind="query-params",
                        help="Subtracts this times the item's scaled log popularity from its relevance")
+    if lam < 1 or penalty > 0:
+        st.caption("Re-ranked from each model's top candidates"
+                   + (f" for genre diversity (MMR λ {lam:.2f})" if lam < 1 else "")
+                   + (" and" if lam < 1 and penalty > 0 else "")
+                   + (f" against popularity (penalty {penalty:.2f})" if penalty > 0 else "")
+                   + ". Each line's score is still the model's own, so scores need not fall in rank order.")
     return int(k), float(lam), float(penalty)
 
 
