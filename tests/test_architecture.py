@@ -23,7 +23,7 @@ LAYERS = [
     ["recsys.evaluate"],
     ["recsys.models"],
     ["recsys.artifacts", "recsys.explain", "recsys.index", "recsys.projection", "recsys.rerank",
-     "recsys.compare", "recsys.compress"],
+     "recsys.compare", "recsys.compress", "recsys.search"],
     ["recsys.pipeline", "recsys.service"],
     ["recsys.api"],
     ["recsys.cli", "recsys.__main__"],

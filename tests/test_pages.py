@@ -205,6 +205,12 @@ def test_items_page_searches_text_and_finds_similar_items():
     at = page("items")
     titles = at.dataframe[0].value["title"].tolist()
     assert any(t.startswith("Star") for t in titles), titles
+    assert any("Searches each item's title, genres and year" in c.value for c in at.caption)
+    at.radio(key="items-within").set_value("Sci-Fi").run()   # "outer space" is closest to Sci-Fi
+    genres = at.dataframe[0].value["genres"]
+    assert genres.str.split("|").map(lambda g: "Sci-Fi" in g).all(), genres
+    at.text_input(key="items-query").set_value("😀😀😀").run()
+    assert any(w.value.startswith("No good match for '😀😀😀'") for w in at.warning)
     at.text_input(key="items-query").set_value("").run()
     assert any("empty" in e.value for e in at.error)
     at.text_input(key="items-query").set_value("animated film for children").run()

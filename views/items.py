@@ -6,6 +6,7 @@ import streamlit as st
 from views import state, widgets
 from recsys.errors import RecsysError
 from recsys.index import ItemIndex, approximate_overlap
+from recsys.search import SEARCHED
 
 name, ds, built = state.open_page("Items")
 
@@ -28,14 +29,25 @@ if not ds.has_item_text:
 elif "content" not in built:
     state.offer_build(name, ["content"], "semantic search", key="build-content")
 else:
-    query = st.text_input("Describe what you are looking for",
-                          "space adventure with robots and starships", key="items-query", bind="query-params")
-    k = st.slider("Results", 5, 50, 10, key="items-k")
+    query = st.text_input("Describe what you are looking for", "outer space", key="items-query",
+                          bind="query-params")
+    left, right = st.columns([1, 3])
+    k = left.slider("Results", 5, 50, 10, key="items-k")
+    st.caption(f"Searches {SEARCHED}, by meaning (all-MiniLM-L6-v2 sentence vectors, cosine).")
     try:
-        items, sims = state.text_search(name, query, k)
-        st.dataframe(table(items, sims), hide_index=True,
-                     column_config={"similarity": st.column_config.ProgressColumn(
-                         "similarity", min_value=0.0, max_value=1.0, format="%.2f")})
+        result = state.text_search(name, query, k)
+        within = right.radio("Search within", ["all items", *[g for g, _ in result.genres]], horizontal=True,
+                             key="items-within", help="The genres whose names are closest to the query",
+                             format_func=lambda g: g if g == "all items" else
+                             f"{g} ({dict(result.genres)[g]:.2f})")
+        if within != "all items":
+            result = state.text_search(name, query, k, genre=within)
+        if result.matched:
+            st.dataframe(table(result.items, result.similarity), hide_index=True,
+                         column_config={"similarity": st.column_config.ProgressColumn(
+                             "similarity", min_value=0.0, max_value=1.0, format="%.2f")})
+        else:
+            st.warning(result.no_match_message(), icon=":material/search_off:")
     except RecsysError as e:
         state.show_error(e)
 

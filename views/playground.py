@@ -20,10 +20,13 @@ if text.strip():
         state.offer_build(name, ["content"], "free-text taste", key="pg-build-content")
     else:
         try:
-            found, _ = state.text_search(name, text, 5 + len(history))
-            matched = [int(i) for i in found if i not in history][:5]
-            history += matched
-            st.caption("From the text: " + ", ".join(titles[matched]))
+            result = state.text_search(name, text, 5 + len(history))
+            if result.matched:
+                matched = [int(i) for i in result.items if i not in history][:5]
+                history += matched
+                st.caption("From the text: " + ", ".join(titles[matched]))
+            else:
+                st.warning(result.no_match_message(), icon=":material/search_off:")
         except RecsysError as e:
             state.show_error(e)
 

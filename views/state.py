@@ -25,6 +25,7 @@ from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
 from recsys.models import Recommender, get_model, model_names, registry
 from recsys.pipeline import build_model, default_models
+from recsys.search import SearchResult, search_items
 from recsys.service import (UPLOAD_LIMIT_MB, artifact_of, build_command, dataset_choices, dataset_source,
                             datasets_dir, not_applicable, store_recommendations, test_rows)
 from recsys.split import Split, make_split
@@ -222,11 +223,10 @@ def item_index(dataset: str, model: str) -> ItemIndex:
     return _item_index(dataset, model, artifact_version(dataset, model))
 
 
-def text_search(dataset: str, text: str, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Items whose descriptions match free text (content model + its index): ids and cosine."""
-    vector = get_trained(dataset, "content").encode_query(text)
-    items, sims = item_index(dataset, "content").search(vector, k)
-    return items, sims
+def text_search(dataset: str, text: str, k: int = 10, genre: str | None = None) -> SearchResult:
+    """Items whose text matches free text (the content model's vectors), with the closest genres and
+    whether anything matches well enough (``recsys.search``)."""
+    return search_items(get_trained(dataset, "content"), get_dataset(dataset), text, k, genre=genre)
 
 
 def built_models(dataset: str, protocol: str = "loo") -> list[str]:
