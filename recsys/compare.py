@@ -228,6 +228,16 @@ def segment_means(values: dict[str, np.ndarray], segment: pd.Categorical) -> pd.
     return out
 
 
+def segment_errors(values: dict[str, np.ndarray], segment: pd.Categorical, z: float = 1.96) -> pd.DataFrame:
+    """Half-widths of each segment mean's normal-approximation interval (z standard errors; 95% by
+    default), shaped like ``segment_means`` without its size column: NaN where a segment has fewer than
+    two users. ItemKNN's 0.21 on Western from 4 users is 0.21 ± 0.4."""
+    frame = pd.DataFrame(values)
+    frame["segment"] = segment
+    grouped = frame.groupby("segment", observed=False)
+    return z * grouped.std(ddof=1) / np.sqrt(grouped.count())
+
+
 def rank_changes(before, after) -> pd.DataFrame:
     """How items moved between two lists: 1-based rank before and after (NaN when absent), and the
     change (positive = moved up). Items of either list, in the order of ``after`` then the dropped."""

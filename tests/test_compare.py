@@ -4,7 +4,7 @@ import pytest
 
 from recsys.compare import (PairTest, activity_segment, compare_all, find_pair, holm, jaccard,
                             overlap_matrix, paired_bootstrap, pairs_matrix,
-                            popularity_segment, segment_means)
+                            popularity_segment, segment_errors, segment_means)
 from recsys.errors import ParameterError
 from recsys.metrics import intra_list_diversity
 from recsys.rerank import rerank
@@ -100,6 +100,10 @@ def test_segments():
     table = segment_means({"m": np.array([1.0, 0.0, 0.5, 1.0, 1.0])}, seg)
     assert table.loc["20–49", "m"] == 0.25 and table.loc["20–49", "users"] == 2
     assert table.loc["50–99", "users"] == 0
+    errors = segment_errors({"m": np.array([1.0, 0.0, 0.5, 1.0, 1.0])}, seg)
+    # 20–49 holds 0.0 and 0.5: sd 0.3536, n 2 -> 1.96 · 0.3536 / √2 = 0.49; one user or none: no interval
+    assert errors.loc["20–49", "m"] == pytest.approx(0.49)
+    assert errors.loc[["1–19", "50–99"], "m"].isna().all()
 
 
 def test_rerank_keeps_order_at_lambda_one_and_diversifies_below():

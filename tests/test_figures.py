@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from recsys.compare import segment_means
+from recsys.compare import segment_errors, segment_means
 from recsys.models.registry import BUILTIN
 from views import figures
 
@@ -30,7 +30,10 @@ def test_charts_draw_each_model_in_its_colour():
     rng = np.random.default_rng(0)
     values = {label: rng.random(8) for label in labels}
     segment = pd.Categorical(["a", "b"] * 4)
-    for fig in (figures.segment_bars(segment_means(values, segment), "ndcg@10", "by test"),
+    bars = figures.segment_bars(segment_means(values, segment), "ndcg@10", "by test",
+                                segment_errors(values, segment))
+    assert all(trace.error_y.array is not None and len(trace.error_y.array) == 2 for trace in bars.data)
+    for fig in (bars,
                 figures.metric_bars(pd.DataFrame({"model": labels, "ndcg@10": rng.random(4)}), "ndcg@10")):
         drawn = {trace.name: trace.marker.color for trace in fig.data}
         assert drawn == {label: figures.model_colour(label) for label in labels}, drawn

@@ -196,6 +196,11 @@ def test_evaluation_page_compares_two_models():
                   == "heatmap" and "row minus column" in spec["layout"]["title"]["text"])
     n = len(matrix["data"][0]["x"])
     assert n >= 3 and any(f"Holm-corrected over {n * (n - 1) // 2} pairs" in v for v in verdicts), (n, verdicts)
+    # training curves: the validation score first, a line per model that records epochs
+    assert at.radio(key="ev-curve").value == "valid_ndcg@10"
+    curve = next(spec for c in at.get("plotly_chart") if "per epoch" in
+                 (spec := json.loads(c.proto.spec))["layout"]["title"]["text"])
+    assert {"GPT", "MF (BPR)"} <= {trace["name"] for trace in curve["data"]}
     # Popularity shows everyone the same items: the exposure check says so, and names no one else
     flags = [w.value for w in at.warning if "Everyone gets the same popular items" in w.value]
     assert len(flags) == 1 and "Popularity" in flags[0] and "Markov" not in flags[0]

@@ -6,7 +6,7 @@ import streamlit as st
 
 from views import figures, panels, state, widgets
 from recsys.compare import (activity_segment, exposure_by_popularity, genre_segment, popularity_concentration,
-                            popularity_segment, segment_means)
+                            popularity_segment, segment_errors, segment_means)
 from recsys.metrics import display_order, higher_is_better
 
 name, ds, built = state.open_page("Evaluation")
@@ -40,15 +40,20 @@ st.subheader("Segments")
 popularity = split.train.item_popularity()
 first_target = split.test.targets.values[split.test.targets.indptr[:-1]]
 values = {labels[m]: e[metric] for m, e in evaluations.items()}
+st.caption("Error bars: 95% intervals of each mean (± 1.96 standard errors). A segment of a few users "
+           "has wide bars: read its differences as noise.")
+
+
+def segments(segment, title: str):
+    return figures.segment_bars(segment_means(values, segment), metric, title, segment_errors(values, segment))
+
+
 left, right = st.columns(2)
-left.plotly_chart(figures.segment_bars(segment_means(values, activity_segment(split.test.histories.lengths)),
-                                       metric, "by user activity (history length)"))
-right.plotly_chart(figures.segment_bars(segment_means(values, popularity_segment(first_target, popularity)),
-                                        metric, "by the held-out item's popularity"))
+left.plotly_chart(segments(activity_segment(split.test.histories.lengths), "by user activity (history length)"))
+right.plotly_chart(segments(popularity_segment(first_target, popularity), "by the held-out item's popularity"))
 if split.train.has_genres:
-    genres = genre_segment(first_target, split.train.items["genres"])
-    st.plotly_chart(figures.segment_bars(segment_means(values, genres), metric,
-                                         "by the held-out item's first genre"))
+    st.plotly_chart(segments(genre_segment(first_target, split.train.items["genres"]),
+                             "by the held-out item's first genre"))
 else:
     st.caption(f"No segments by genre: {name}'s items have no genres.")
 panels.upload_recommendations(name)
@@ -62,6 +67,7 @@ concentrated = [m for m, top in lists.items() if popularity_concentration(top, p
 if concentrated:
     st.warning(f"Everyone gets the same popular items from: {', '.join(concentrated)} — more than 90% "
                "of their top-10 slots go to the most popular 10% of items.", icon=":material/warning:")
+panels.training_curves(name, list(evaluations))
 if len(evaluations) > 1:
     panels.all_pairs(name, evaluations, metric)
     panels.two_models(name, evaluations, metric)

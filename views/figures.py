@@ -216,14 +216,19 @@ def metric_bars(means: pd.DataFrame, metric: str) -> go.Figure:
     return fig
 
 
-def segment_bars(table: pd.DataFrame, metric: str, title: str) -> go.Figure:
-    """``segment_means``' table as grouped bars, each segment labelled with its number of users."""
+def segment_bars(table: pd.DataFrame, metric: str, title: str, errors: pd.DataFrame | None = None) -> go.Figure:
+    """``segment_means``' table as grouped bars, each segment labelled with its number of users, and
+    ``segment_errors``' 95% intervals as error bars when given."""
     long = table.drop(columns="users").reset_index().melt(id_vars="segment", var_name="model",
                                                           value_name=metric)
+    if errors is not None:
+        long["error"] = errors.reset_index().melt(id_vars="segment", var_name="model")["value"].to_numpy()
     fig = px.bar(long, x="segment", y=metric, color="model", barmode="group", title=f"{metric} {title}",
+                 error_y="error" if errors is not None else None,
                  color_discrete_map=model_colours(long["model"].unique()))
-    fig.update_xaxes(title="", ticktext=[f"{s}<br>{n:,} users" for s, n in table["users"].items()],
+    fig.update_xaxes(title="", tickangle=0, ticktext=[f"{s}<br>{n:,} users" for s, n in table["users"].items()],
                      tickvals=list(table.index))
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "title": ""})
     return fig
 
 
@@ -264,5 +269,16 @@ def pairs_heatmap(matrix: pd.DataFrame, metric: str) -> go.Figure:
                             "cannot be told apart)")
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(side="top", tickangle=0)
+    return fig
+
+
+def training_curve(curves: pd.DataFrame, quantity: str) -> go.Figure:
+    """``state.training_curves`` for one quantity: a line per model over its epochs."""
+    rows = curves[curves["quantity"] == quantity]
+    fig = px.line(rows, x="step", y="value", color="model", markers=True,
+                  color_discrete_map=model_colours(rows["model"].unique()),
+                  labels={"step": "epoch (BPMF: sampler sweep)", "value": quantity},
+                  title=f"{quantity} per epoch, as recorded while training")
+    fig.update_layout(height=380, legend_title_text="")
     return fig
 

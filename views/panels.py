@@ -233,6 +233,22 @@ def all_pairs(name: str, evaluations: dict[str, dict], metric: str) -> None:
                f"so the chance of any false verdict on this page stays under 5%.")
 
 
+def training_curves(name: str, models: list[str]) -> None:
+    """Each trained model's per-epoch record: its loss and validation score."""
+    st.subheader("Training curves")
+    curves = state.training_curves(name, models)
+    if curves.empty:
+        st.caption("None of these models records epochs (they are fitted in closed form).")
+        return
+    quantities = sorted(curves["quantity"].unique(), key=lambda q: (not q.startswith("valid_"), q))
+    quantity = st.radio("Show", quantities, horizontal=True, key="ev-curve", bind="query-params")
+    st.plotly_chart(figures.training_curve(curves, quantity))
+    without = [state.model_label(m) for m in models
+               if state.model_label(m) not in set(curves.loc[curves["quantity"] == quantity, "model"])]
+    if without:
+        st.caption(f"Not recorded for {', '.join(without)}.")
+
+
 def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
     """One pair from the family above: its verdict, the per-user scatter, and the users where the two
     disagree most (each a link to the Users page)."""

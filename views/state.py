@@ -269,6 +269,20 @@ def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str
     st.dataframe(styled, height=38 + 35 * (len(shown) + 1) if len(shown) > 9 else "auto")
 
 
+def training_curves(dataset: str, models: list[str]) -> pd.DataFrame:
+    """What each trained model recorded per epoch (or sampler sweep): one row per (model, step,
+    quantity), e.g. loss and valid_ndcg@10. Models fitted in closed form (ItemKNN, EASE) have none."""
+    rows = []
+    for m in models:
+        model = get_trained(dataset, m)
+        for record in getattr(model, "history_", None) or []:
+            step = record.get("epoch", record.get("sweep"))
+            rows += [{"model": model_label(m), "step": step, "quantity": k, "value": float(v)}
+                     for k, v in record.items() if k not in ("epoch", "sweep", "seconds", "targets")
+                     and isinstance(v, (int, float)) and step is not None]
+    return pd.DataFrame(rows, columns=["model", "step", "quantity", "value"])
+
+
 def unbuilt_models(dataset: str, protocol: str = "loo") -> list[str]:
     """Default models without a usable artifact, whether or not they apply to the dataset."""
     return [m for m in default_models() if not is_built(dataset, m, protocol)]
