@@ -262,11 +262,12 @@ def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str
         name, _, params = row.partition(" (")
         return model_label(name) + (f" ({params}" if params else "")
 
-    shown = board[columns].rename(index=label)
+    # numbers, so a metric a model lacks (RMSE of a ranking model) is blank, never "None"
+    shown = board[columns].apply(pd.to_numeric, errors="coerce").rename(index=label)
     styled = shown.style.format(precision=4, na_rep="")
     if highlight:
         styled = styled.highlight_max(subset=highlight, color="#e4e0fb")
-    st.dataframe(styled, height=38 + 35 * (len(shown) + 1) if len(shown) > 9 else "auto")
+    st.dataframe(styled, height=3 + 35 * (len(shown) + 1) if len(shown) > 9 else "auto")
 
 
 def training_curves(dataset: str, models: list[str]) -> pd.DataFrame:
