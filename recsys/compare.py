@@ -228,6 +228,66 @@ def segment_means(values: dict[str, np.ndarray], segment: pd.Categorical) -> pd.
     return out
 
 
+@dataclass(frozen=True)
+class Cohort:
+    """Which test users a comparison counts: by profile (age, gender, occupation), by activity, and by
+    how they rated their held-out item — ``min_rating`` makes relevance need a rating (a held-out 1★ film
+    is not a hit to aim for). Empty fields do not filter."""
+
+    min_rating: float | None = None
+    ages: tuple[int, int] | None = None
+    genders: tuple[str, ...] = ()
+    occupations: tuple[str, ...] = ()
+    activity: tuple[int, int] | None = None   # history length, inclusive
+
+    def mask(self, users: np.ndarray, dataset, heldout) -> np.ndarray:
+        """For each of ``users`` (internal indices, each a test user of ``heldout``), whether it is in."""
+        rows = pd.Index(heldout.users).get_indexer(np.asarray(users))
+        if (rows < 0).any():
+            raise ParameterError(f"{int((rows < 0).sum())} of the users are not test users of this split")
+        keep = np.ones(len(rows), bool)
+        if self.min_rating is not None:
+            if not len(heldout.ratings):
+                raise ParameterError("this dataset has no ratings: relevance cannot need one")
+            keep &= heldout.ratings[heldout.targets.indptr[:-1]][rows] >= self.min_rating
+        if self.activity is not None:
+            lengths = heldout.histories.lengths[rows]
+            keep &= (lengths >= self.activity[0]) & (lengths <= self.activity[1])
+        profile = dataset.users
+        for column, wanted in (("gender", self.genders), ("occupation", self.occupations)):
+            if wanted:
+                if profile is None or column not in profile:
+                    raise ParameterError(f"this dataset's users have no {column}")
+                keep &= np.isin(profile[column].astype(str).to_numpy()[heldout.users[rows]], list(wanted))
+        if self.ages is not None:
+            if profile is None or "age" not in profile:
+                raise ParameterError("this dataset's users have no age")
+            age = pd.to_numeric(profile["age"], errors="coerce").to_numpy()[heldout.users[rows]]
+            keep &= (age >= self.ages[0]) & (age <= self.ages[1])
+        return keep
+
+    def describe(self) -> str:
+        parts = []
+        if self.min_rating is not None:
+            parts.append(f"held-out item rated {self.min_rating:g}★ or more")
+        if self.ages is not None:
+            parts.append(f"aged {self.ages[0]}–{self.ages[1]}")
+        if self.genders:
+            parts.append("gender " + " or ".join(self.genders))
+        if self.occupations:
+            parts.append(", ".join(self.occupations))
+        if self.activity is not None:
+            parts.append(f"{self.activity[0]}–{self.activity[1]} interactions")
+        return "; ".join(parts) or "all test users"
+
+
+def cohort_values(evaluation: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:
+    """A stored per-user evaluation (``ArtifactStore.evaluation``) cut to the users ``keep`` marks."""
+    n = len(evaluation["users"])
+    return {k: (v[keep] if isinstance(v, np.ndarray) and v.ndim and len(v) == n else v)
+            for k, v in evaluation.items()}
+
+
 def segment_errors(values: dict[str, np.ndarray], segment: pd.Categorical, z: float = 1.96) -> pd.DataFrame:
     """Half-widths of each segment mean's normal-approximation interval (z standard errors; 95% by
     default), shaped like ``segment_means`` without its size column: NaN where a segment has fewer than

@@ -212,3 +212,28 @@ def test_edited_history_by_hand():
     assert edited_history(history, removed=[3], moved=[5, 3, 8], added=[7]).tolist() == [1, 9, 5, 8, 7]
     assert edited_history(history, moved=[9]).tolist() == history  # already the latest
     assert edited_history([], added=[2, 4]).tolist() == [2, 4]
+
+
+def test_cohort_masks_by_rating_profile_and_activity(ml100k, ml100k_split):
+    from recsys.compare import Cohort, cohort_values
+
+    test = ml100k_split.test
+    everyone = Cohort().mask(test.users, ml100k, test)
+    assert everyone.all() and Cohort().describe() == "all test users"
+    liked = Cohort(min_rating=4).mask(test.users, ml100k, test)
+    held_out_rating = test.ratings[test.targets.indptr[:-1]]
+    assert (liked == (held_out_rating >= 4)).all() and 0 < liked.sum() < len(test)
+    women = Cohort(genders=("F",), ages=(20, 30)).mask(test.users, ml100k, test)
+    profile = ml100k.users.iloc[test.users]
+    for j in np.flatnonzero(women)[:50]:
+        assert profile["gender"].iloc[j] == "F" and 20 <= profile["age"].iloc[j] <= 30, j
+    assert not (women & ~((profile["gender"] == "F") & profile["age"].between(20, 30)).to_numpy()).any()
+    active = Cohort(activity=(100, 10**6)).mask(test.users, ml100k, test)
+    assert (test.histories.lengths[active] >= 100).all() and active.sum() > 0
+    text = Cohort(min_rating=4, genders=("F",), occupations=("writer", "artist")).describe()
+    assert text == "held-out item rated 4★ or more; gender F; writer, artist"
+    cut = cohort_values({"users": test.users, "ndcg@10": np.arange(len(test), dtype=float),
+                         "lists": np.zeros((len(test), 3))}, liked)
+    assert len(cut["users"]) == len(cut["ndcg@10"]) == len(cut["lists"]) == liked.sum()
+    with pytest.raises(ParameterError, match="not test users"):
+        Cohort().mask(np.array([10**6]), ml100k, test)

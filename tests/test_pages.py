@@ -249,6 +249,25 @@ def test_titles_are_escaped_where_html_is_rendered():
     assert r"\*Star\*" in shown and r"\[x\]\(javascript:y\)" in shown and "&amp; Co" in shown
 
 
+def test_evaluation_compares_models_on_a_cohort():
+    """Relevance with ratings and a profile: only users whose held-out film they rated 4★+, aged 20–40."""
+    at = page("evaluation")
+    at.select_slider(key="ev-rated").set_value("4★").run()
+    at.slider(key="ev-age").set_value((20, 40)).run()
+    assert not at.exception
+    note = next(c.value for c in at.caption if c.value.startswith("The table: all test users. Below: the "))
+    assert "held-out item rated 4★ or more; aged 20–40" in note, note
+    n = int(note.split("Below: the ")[1].split(" ")[0].replace(",", ""))
+    assert 0 < n < 943
+    verdicts = [s.value for s in at.success] + [w.value for w in at.warning]
+    assert any(f"{n:,} users" in v for v in verdicts), (n, verdicts)  # the tests ran on the cohort
+    at.select_slider(key="ev-rated").set_value("5★").run()
+    at.multiselect(key="ev-occupation").set_value(["doctor"]).run()
+    at.multiselect(key="ev-gender").set_value(["F"]).run()
+    # no female doctor of 20–40 rated her held-out film 5★: the page says so instead of comparing nobody
+    assert not at.exception and any(w.value.startswith("No test user is in this group") for w in at.warning)
+
+
 def test_evaluation_per_user_comparison_links_to_users():
     at = page("evaluation")
     at.selectbox(key="ev-a").set_value("markov").run()

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from views import figures, panels, state, widgets
-from recsys.compare import (activity_segment, exposure_by_popularity, genre_segment, popularity_concentration,
-                            popularity_segment, segment_errors, segment_means)
+from recsys.compare import (activity_segment, cohort_values, exposure_by_popularity, genre_segment,
+                            popularity_concentration, popularity_segment, segment_errors, segment_means)
 from recsys.metrics import display_order, higher_is_better
 
 name, ds, built = state.open_page("Evaluation")
@@ -16,6 +16,12 @@ st.caption(f"{len(split.test):,} test users; every number on this page was measu
 evaluations = {m: e for m in built if (e := state.get_evaluation(name, m)) is not None}
 if not evaluations:
     state.offer_build(name, state.missing_models(name) or ["pop"], "the evaluation")
+    st.stop()
+
+cohort = panels.cohort_picker(ds, split)
+keep = cohort.mask(split.test.users, ds, split.test)
+if not keep.any():
+    st.warning(f"No test user is in this group ({cohort.describe()}): widen it under **Which test users**.")
     st.stop()
 
 board = state.scoreboard(name)
@@ -28,6 +34,12 @@ st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=
                    mime="text/csv")
 
 # The metrics measured per user (stored with each model): those can be averaged, segmented and paired.
+if keep.all():
+    st.caption(f"Below: all {len(keep):,} test users.")
+else:
+    st.caption(f"The table: all test users. Below: the {int(keep.sum()):,} in this group: "
+               f"{cohort.describe()}.")
+    evaluations = {m: cohort_values(e, keep) for m, e in evaluations.items()}
 per_user = [c for c in metrics if all(c in e for e in evaluations.values())]
 metric = st.selectbox("Metric", per_user, index=per_user.index("ndcg@10") if "ndcg@10" in per_user else 0,
                       key="ev-metric", bind="query-params")
@@ -38,7 +50,7 @@ st.plotly_chart(figures.metric_bars(pd.DataFrame({
 
 st.subheader("Segments")
 popularity = split.train.item_popularity()
-first_target = split.test.targets.values[split.test.targets.indptr[:-1]]
+first_target = split.test.targets.values[split.test.targets.indptr[:-1]][keep]
 values = {labels[m]: e[metric] for m, e in evaluations.items()}
 st.caption("Error bars: 95% intervals of each mean (± 1.96 standard errors). A segment of a few users "
            "has wide bars: read its differences as noise.")
@@ -49,7 +61,8 @@ def segments(segment, title: str):
 
 
 left, right = st.columns(2)
-left.plotly_chart(segments(activity_segment(split.test.histories.lengths), "by user activity (history length)"))
+left.plotly_chart(segments(activity_segment(split.test.histories.lengths[keep]),
+                           "by user activity (history length)"))
 right.plotly_chart(segments(popularity_segment(first_target, popularity), "by the held-out item's popularity"))
 if split.train.has_genres:
     st.plotly_chart(segments(genre_segment(first_target, split.train.items["genres"]),
@@ -69,5 +82,5 @@ if concentrated:
                "of their top-10 slots go to the most popular 10% of items.", icon=":material/warning:")
 panels.training_curves(name, list(evaluations))
 if len(evaluations) > 1:
-    panels.all_pairs(name, evaluations, metric)
-    panels.two_models(name, evaluations, metric)
+    panels.all_pairs(name, evaluations, metric, cohort)
+    panels.two_models(name, evaluations, metric, cohort)

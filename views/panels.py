@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from views import figures, state, widgets
-from recsys.compare import disagreements, edited_history, find_pair, pairs_matrix, rank_changes
+from recsys.compare import Cohort, disagreements, edited_history, find_pair, pairs_matrix, rank_changes
 from recsys.errors import RecsysError
 from recsys.explain import (attention_frame, attention_matrix, available_methods, because_you_watched,
                             counterfactual_sentence, feature_shap, natural_title)
@@ -221,16 +221,51 @@ def upload_recommendations(name: str) -> None:
         st.rerun()
 
 
-def all_pairs(name: str, evaluations: dict[str, dict], metric: str) -> None:
+def all_pairs(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort) -> None:
     """Every pair of built models, tested as one family: the matrix the two-model verdict belongs to."""
     st.subheader("Which models are really better?")
-    tests = state.model_tests(name, metric, list(evaluations))
+    tests = state.model_tests(name, metric, list(evaluations), cohort)
     labels = {m: state.model_label(m) for m in evaluations}
     st.plotly_chart(figures.pairs_heatmap(pairs_matrix(tests, labels), metric))
     st.caption(f"Each cell: the row's mean {metric} minus the column's over the same {tests[0].n_users:,} test "
                f"users. Coloured only where the row really beats (or loses to) the column: a paired bootstrap "
                f"(10,000 resamples of users, seed 0) with Holm's correction over all {len(tests)} pairs, "
                f"so the chance of any false verdict on this page stays under 5%.")
+
+
+def cohort_picker(ds, split) -> Cohort:
+    """Which test users the page compares models on: relevance that needs a rating, profile, activity."""
+    with st.expander("Which test users", icon=":material/group:"):
+        a, b = st.columns(2)
+        min_rating = None
+        if ds.has_ratings:
+            choice = a.select_slider("Count the held-out item as relevant only if rated at least",
+                                     ["any rating", "2★", "3★", "4★", "5★"], key="ev-rated",
+                                     bind="query-params",
+                                     help="A held-out 1★ film is not a hit worth aiming for: users whose "
+                                          "held-out item is rated lower are left out")
+            min_rating = None if choice == "any rating" else float(choice[0])
+        lengths = split.test.histories.lengths
+        low, high = int(lengths.min()), int(lengths.max())
+        activity = b.slider("History length (interactions)", low, high, (low, high), key="ev-activity",
+                            bind="query-params") if low < high else (low, high)
+        profile = ds.users if ds.users is not None else pd.DataFrame()
+        c, d, e = st.columns(3)
+        ages = genders = occupations = None
+        if "age" in profile:
+            years = pd.to_numeric(profile["age"], errors="coerce").dropna()
+            span = (int(years.min()), int(years.max()))
+            ages = c.slider("Age", *span, span, key="ev-age", bind="query-params")
+            ages = None if ages == span else ages
+        if "gender" in profile:
+            genders = d.multiselect("Gender", sorted(profile["gender"].astype(str).unique()), key="ev-gender",
+                                    placeholder="any", bind="query-params")
+        if "occupation" in profile:
+            occupations = e.multiselect("Occupation", sorted(profile["occupation"].astype(str).unique()),
+                                        key="ev-occupation", placeholder="any", bind="query-params")
+    return Cohort(min_rating=min_rating, ages=ages, genders=tuple(genders or ()),
+                  occupations=tuple(occupations or ()),
+                  activity=None if tuple(activity) == (low, high) else tuple(activity))
 
 
 def training_curves(name: str, models: list[str]) -> None:
@@ -249,7 +284,7 @@ def training_curves(name: str, models: list[str]) -> None:
         st.caption(f"Not recorded for {', '.join(without)}.")
 
 
-def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
+def two_models(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort) -> None:
     """One pair from the family above: its verdict, the per-user scatter, and the users where the two
     disagree most (each a link to the Users page)."""
     st.subheader("Two models, user by user")
@@ -264,7 +299,7 @@ def two_models(name: str, evaluations: dict[str, dict], metric: str) -> None:
         return
     la, lb = state.model_label(first), state.model_label(second)
     a_values, b_values = evaluations[first][metric], evaluations[second][metric]
-    result = find_pair(state.model_tests(name, metric, names), first, second)
+    result = find_pair(state.model_tests(name, metric, names, cohort), first, second)
     (st.success if result.significant else st.warning)(result.verdict(la, lb, metric))
     ids, users = state.get_dataset(name).user_ids, evaluations[first]["users"]
     left, right = st.columns([3, 2])

@@ -19,7 +19,7 @@ import pandas as pd
 import streamlit as st
 
 from recsys.artifacts import ArtifactKey, ArtifactStore
-from recsys.compare import PairTest, compare_all
+from recsys.compare import Cohort, PairTest, cohort_values, compare_all
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
@@ -203,14 +203,16 @@ def get_evaluation(dataset: str, model: str, protocol: str = "loo") -> dict[str,
 
 
 @st.cache_resource(show_spinner="Comparing every pair of models…", max_entries=16)
-def _model_tests(dataset: str, metric: str, versions: tuple[tuple[str, str], ...]) -> list[PairTest]:
-    return compare_all({m: get_evaluation(dataset, m)[metric] for m, _ in versions})
+def _model_tests(dataset: str, metric: str, versions: tuple[tuple[str, str], ...], cohort: Cohort
+                 ) -> list[PairTest]:
+    keep = cohort.mask(get_split(dataset).test.users, get_dataset(dataset), get_split(dataset).test)
+    return compare_all({m: cohort_values(get_evaluation(dataset, m), keep)[metric] for m, _ in versions})
 
 
-def model_tests(dataset: str, metric: str, models: list[str]) -> list[PairTest]:
-    """Every pair of ``models`` (built) on the per-user ``metric``, as one Holm-corrected family: the
-    all-pairs matrix and the two-model verdict read the same tests."""
-    return _model_tests(dataset, metric, tuple((m, artifact_version(dataset, m)) for m in models))
+def model_tests(dataset: str, metric: str, models: list[str], cohort: Cohort = Cohort()) -> list[PairTest]:
+    """Every pair of ``models`` (built) on the per-user ``metric`` over the ``cohort``'s test users, as
+    one Holm-corrected family: the all-pairs matrix and the two-model verdict read the same tests."""
+    return _model_tests(dataset, metric, tuple((m, artifact_version(dataset, m)) for m in models), cohort)
 
 
 @st.cache_resource(show_spinner="Building the FAISS index…", max_entries=16)
