@@ -42,6 +42,12 @@ def test_sidebar_takes_models_and_user_from_the_url():
     assert at.metric[0].value == "10"
 
 
+def test_the_held_out_item_shows_its_rating():
+    at = page("users", models="markov", user="1")
+    held = {m.label: m.value for m in at.metric}["Held-out test item"]
+    assert held.endswith("★)") and "nan" not in held, held
+
+
 def test_a_model_named_twice_in_the_url_is_shown_once():
     at = page("users", models="markov,markov,itemknn")
     assert at.session_state["models"] == ["markov", "itemknn"] and len(lists(at)) == 2

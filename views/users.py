@@ -18,10 +18,14 @@ b.button("Most active", on_click=state.set_user, args=(ds.user_ids[users[np.argm
 c.button("Least active", on_click=state.set_user, args=(ds.user_ids[users[np.argmin(lengths)]],))
 
 held_out = ", ".join(natural_title(t) for t in ds.items["title"].to_numpy()[ctx.target])
+# how the user rated it: a held-out 1★ film is a "hit" no one should aim for
+rated = "".join(f" ({r:g}★)" for r in ctx.timeline.loc[ctx.timeline["part"] == "held out (test)", "rating"]
+                ) if ds.has_ratings else ""
 cols = st.columns([1, 1, 2])
 cols[0].metric("User", ctx.raw_id)
 cols[1].metric("History", f"{len(ctx.history):,} items")
-cols[2].metric("Held-out test item", held_out[:40] + ("…" if len(held_out) > 40 else ""), help=held_out)
+cols[2].metric("Held-out test item", held_out[:34] + ("…" if len(held_out) > 34 else "") + rated,
+               help=held_out + rated)
 if ds.users is not None and len(ds.users.columns):
     st.caption("Profile: " + " · ".join(f"{k} {v}" for k, v in ds.users.iloc[ctx.index].items()))
 st.plotly_chart(figures.timeline_figure(ctx.timeline, "rating" if ds.has_ratings else "part"))
