@@ -207,6 +207,7 @@ def test_evaluation_page_compares_two_models():
     curve = next(spec for c in at.get("plotly_chart") if "per epoch" in
                  (spec := json.loads(c.proto.spec))["layout"]["title"]["text"])
     assert {"GPT", "MF (BPR)"} <= {trace["name"] for trace in curve["data"]}
+    assert any(b.proto.label == "Download this comparison (HTML)" for b in at.get("download_button"))
     # Popularity shows everyone the same items: the exposure check says so, and names no one else
     flags = [w.value for w in at.warning if "Everyone gets the same popular items" in w.value]
     assert len(flags) == 1 and "Popularity" in flags[0] and "Markov" not in flags[0]

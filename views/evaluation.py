@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from views import figures, panels, state, widgets
+from views.report import Report
 from recsys.compare import (activity_segment, cohort_values, exposure_by_popularity, genre_segment,
                             popularity_concentration, popularity_segment, segment_errors, segment_means)
 from recsys.metrics import display_order, higher_is_better
@@ -24,27 +25,32 @@ if not keep.any():
     st.warning(f"No test user is in this group ({cohort.describe()}): widen it under **Which test users**.")
     st.stop()
 
+report = Report(f"RecLens: {name}, evaluation")
+report.text(f"{len(split.test):,} test users, leave-one-out by time, full ranking, seen items excluded.")
 board = state.scoreboard(name)
 board = board.loc[[i for i in board.index if i in evaluations]] if not board.empty else board
 metrics = display_order(board.columns)
 if "ndcg@10" in board.columns:
     board = board.sort_values("ndcg@10", ascending=False)
 state.show_scoreboard(board, metrics + ["fit seconds"], highlight=[c for c in metrics if higher_is_better(c)])
+report.table(board[metrics + ["fit seconds"]].apply(pd.to_numeric, errors="coerce"))
 st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                    mime="text/csv")
 
 # The metrics measured per user (stored with each model): those can be averaged, segmented and paired.
 if keep.all():
     st.caption(f"Below: all {len(keep):,} test users.")
+    report.text(f"Below: all {len(keep):,} test users.")
 else:
     st.caption(f"The table: all test users. Below: the {int(keep.sum()):,} in this group: "
                f"{cohort.describe()}.")
+    report.text(f"Below: the {int(keep.sum()):,} test users in this group: {cohort.describe()}.")
     evaluations = {m: cohort_values(e, keep) for m, e in evaluations.items()}
 per_user = [c for c in metrics if all(c in e for e in evaluations.values())]
 metric = st.selectbox("Metric", per_user, index=per_user.index("ndcg@10") if "ndcg@10" in per_user else 0,
                       key="ev-metric", bind="query-params")
 labels = {m: state.model_label(m) for m in evaluations}
-st.plotly_chart(figures.metric_bars(pd.DataFrame({
+report.chart(st, figures.metric_bars(pd.DataFrame({
     "model": list(labels.values()), metric: [float(np.nanmean(e[metric])) for e in evaluations.values()]}),
     metric))
 
@@ -61,11 +67,11 @@ def segments(segment, title: str):
 
 
 left, right = st.columns(2)
-left.plotly_chart(segments(activity_segment(split.test.histories.lengths[keep]),
+report.chart(left, segments(activity_segment(split.test.histories.lengths[keep]),
                            "by user activity (history length)"))
-right.plotly_chart(segments(popularity_segment(first_target, popularity), "by the held-out item's popularity"))
+report.chart(right, segments(popularity_segment(first_target, popularity), "by the held-out item's popularity"))
 if split.train.has_genres:
-    st.plotly_chart(segments(genre_segment(first_target, split.train.items["genres"]),
+    report.chart(st, segments(genre_segment(first_target, split.train.items["genres"]),
                              "by the held-out item's first genre"))
 else:
     st.caption(f"No segments by genre: {name}'s items have no genres.")
@@ -73,7 +79,7 @@ panels.upload_recommendations(name)
 
 st.subheader("Exposure")
 lists = {labels[m]: e["lists"] for m, e in evaluations.items() if "lists" in e}
-st.plotly_chart(figures.exposure_figure(
+report.chart(st, figures.exposure_figure(
     pd.concat([exposure_by_popularity(top, popularity).assign(model=m) for m, top in lists.items()]),
     exposure_by_popularity(np.zeros((0, 10), np.int64), popularity)))
 concentrated = [m for m, top in lists.items() if popularity_concentration(top, popularity) > 0.9]
@@ -82,5 +88,8 @@ if concentrated:
                "of their top-10 slots go to the most popular 10% of items.", icon=":material/warning:")
 panels.training_curves(name, list(evaluations))
 if len(evaluations) > 1:
-    panels.all_pairs(name, evaluations, metric, cohort)
-    panels.two_models(name, evaluations, metric, cohort)
+    panels.all_pairs(name, evaluations, metric, cohort, report)
+    panels.two_models(name, evaluations, metric, cohort, report)
+st.download_button("Download this comparison (HTML)", report.html().encode(), mime="text/html",
+                   file_name=f"{name}-evaluation.html", icon=":material/download:",
+                   help="One file: the tables, the charts (interactive, offline) and the verdicts")

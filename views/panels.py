@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from views import figures, state, widgets
+from views.report import Report
 from recsys.compare import Cohort, disagreements, edited_history, find_pair, pairs_matrix, rank_changes
 from recsys.errors import RecsysError
 from recsys.explain import (attention_frame, attention_matrix, available_methods, because_you_watched,
@@ -221,16 +222,18 @@ def upload_recommendations(name: str) -> None:
         st.rerun()
 
 
-def all_pairs(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort) -> None:
+def all_pairs(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort, report: Report) -> None:
     """Every pair of built models, tested as one family: the matrix the two-model verdict belongs to."""
     st.subheader("Which models are really better?")
     tests = state.model_tests(name, metric, list(evaluations), cohort)
     labels = {m: state.model_label(m) for m in evaluations}
-    st.plotly_chart(figures.pairs_heatmap(pairs_matrix(tests, labels), metric))
-    st.caption(f"Each cell: the row's mean {metric} minus the column's over the same {tests[0].n_users:,} test "
-               f"users. Coloured only where the row really beats (or loses to) the column: a paired bootstrap "
-               f"(10,000 resamples of users, seed 0) with Holm's correction over all {len(tests)} pairs, "
-               f"so the chance of any false verdict on this page stays under 5%.")
+    report.chart(st, figures.pairs_heatmap(pairs_matrix(tests, labels), metric))
+    note = (f"Each cell: the row's mean {metric} minus the column's over the same {tests[0].n_users:,} test "
+            f"users. Coloured only where the row really beats (or loses to) the column: a paired bootstrap "
+            f"(10,000 resamples of users, seed 0) with Holm's correction over all {len(tests)} pairs, "
+            f"so the chance of any false verdict on this page stays under 5%.")
+    st.caption(note)
+    report.text(note)
 
 
 def cohort_picker(ds, split) -> Cohort:
@@ -284,7 +287,7 @@ def training_curves(name: str, models: list[str]) -> None:
         st.caption(f"Not recorded for {', '.join(without)}.")
 
 
-def two_models(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort) -> None:
+def two_models(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort, report: Report) -> None:
     """One pair from the family above: its verdict, the per-user scatter, and the users where the two
     disagree most (each a link to the Users page)."""
     st.subheader("Two models, user by user")
@@ -301,9 +304,10 @@ def two_models(name: str, evaluations: dict[str, dict], metric: str, cohort: Coh
     a_values, b_values = evaluations[first][metric], evaluations[second][metric]
     result = find_pair(state.model_tests(name, metric, names, cohort), first, second)
     (st.success if result.significant else st.warning)(result.verdict(la, lb, metric))
+    report.text(result.verdict(la, lb, metric))
     ids, users = state.get_dataset(name).user_ids, evaluations[first]["users"]
     left, right = st.columns([3, 2])
-    left.plotly_chart(figures.pairs_scatter(
+    report.chart(left, figures.pairs_scatter(
         pd.DataFrame({"user": ids[users].astype(str), la: a_values, lb: b_values}), la, lb, metric))
     worst = disagreements(users, a_values, b_values, n=12)
     # The dataset goes into the link too: without it the Users page opens the default dataset, where the
