@@ -20,6 +20,7 @@ pages = {
         st.Page("views/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page("views/users.py", title="Users", icon=":material/person:"),
         st.Page("views/items.py", title="Items", icon=":material/movie:"),
+        st.Page("views/item.py", title="Item", icon=":material/info:", url_path="item"),
         st.Page("views/playground.py", title="Playground", icon=":material/science:"),
     ],
     "Understand": [

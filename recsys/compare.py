@@ -288,6 +288,12 @@ def cohort_values(evaluation: dict[str, np.ndarray], keep: np.ndarray) -> dict[s
             for k, v in evaluation.items()}
 
 
+def recommended_to(evaluation: dict[str, np.ndarray], item: int, k: int = 10) -> np.ndarray:
+    """The test users (internal indices) whose stored top-``k`` list holds ``item``."""
+    lists = np.asarray(evaluation["lists"])[:, :k]
+    return np.asarray(evaluation["users"])[(lists == int(item)).any(axis=1)]
+
+
 def segment_errors(values: dict[str, np.ndarray], segment: pd.Categorical, z: float = 1.96) -> pd.DataFrame:
     """Half-widths of each segment mean's normal-approximation interval (z standard errors; 95% by
     default), shaped like ``segment_means`` without its size column: NaN where a segment has fewer than

@@ -237,3 +237,18 @@ def test_cohort_masks_by_rating_profile_and_activity(ml100k, ml100k_split):
     assert len(cut["users"]) == len(cut["ndcg@10"]) == len(cut["lists"]) == liked.sum()
     with pytest.raises(ParameterError, match="not test users"):
         Cohort().mask(np.array([10**6]), ml100k, test)
+
+
+def test_who_interacted_and_who_gets_an_item(ml100k):
+    from recsys.compare import recommended_to
+    from recsys.errors import DataError
+
+    star_wars = int(np.flatnonzero(ml100k.item_ids == 50)[0])
+    who = ml100k.interactions_of(star_wars)
+    assert len(who) == ml100k.item_popularity()[star_wars] == 583
+    assert who["rating"].between(1, 5).all() and who["user"].nunique() == len(who)
+    with pytest.raises(DataError, match="unknown item"):
+        ml100k.interactions_of(10**6)
+    evaluation = {"users": np.array([7, 8, 9]), "lists": np.array([[1, 2, 3], [3, 4, 5], [5, 6, 1]])}
+    assert recommended_to(evaluation, 1, k=3).tolist() == [7, 9]
+    assert recommended_to(evaluation, 1, k=2).tolist() == [7] and recommended_to(evaluation, 42).tolist() == []

@@ -242,10 +242,29 @@ def test_playground_lists_update_with_the_history():
 
 
 @pytest.mark.parametrize("path", ["overview", "users", "embeddings", "explanations", "evaluation",
-                                  "items", "playground"])
+                                  "items", "item", "playground"])
 def test_every_page_renders(path):
     at = page(path)
     assert at.title[0].value.lower() == path
+
+
+def test_item_page_tells_who_rated_and_who_gets_it():
+    at = page("item", item="50")   # Star Wars' id in ml-100k
+    assert at.selectbox[0].value is not None and at.query_params["item"] == "50"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Item id"] == "50" and metrics["Popularity rank"] == "#1 of 1,682", metrics
+    who = next(df.value for df in at.dataframe if "rating" in df.value.columns)
+    assert len(who) == 200 and who["open"].str.startswith("/users?dataset=ml-100k&user=").all()
+    gets = next(df.value for df in at.dataframe if "test users" in df.value.columns)
+    assert set(gets["model"]) >= {"Popularity", "Markov chain"} and (gets["test users"] >= 0).all()
+    unknown = page("item", item="no-such-item")
+    assert any("No item 'no-such-item'" in w.value for w in unknown.warning)
+
+
+def test_titles_in_lists_link_to_their_item_page():
+    at = page("users", models="markov", user="1")
+    lines = next(m.value for m in at.markdown if m.value.startswith("1. ["))
+    assert "(/item?dataset=ml-100k&item=" in lines, lines[:300]
 
 
 def test_titles_are_escaped_where_html_is_rendered():

@@ -16,7 +16,8 @@ def index_of(model: str) -> ItemIndex:
 
 
 def table(items: np.ndarray, similarity: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"title": ds.items["title"].to_numpy()[items],
+    return pd.DataFrame({"open": [state.item_url(name, ds.item_ids[i]) for i in items],
+                         "title": ds.items["title"].to_numpy()[items],
                          "genres": ds.items["genres"].to_numpy()[items],
                          "year": ds.items["year"].to_numpy()[items], "similarity": similarity})
 
@@ -45,7 +46,8 @@ else:
         if result.matched:
             st.dataframe(table(result.items, result.similarity), hide_index=True,
                          column_config={"similarity": st.column_config.ProgressColumn(
-                             "similarity", min_value=0.0, max_value=1.0, format="%.2f")})
+                             "similarity", min_value=0.0, max_value=1.0, format="%.2f"),
+                             "open": st.column_config.LinkColumn("open", display_text="Item page ↗")})
         else:
             st.warning(result.no_match_message(), icon=":material/search_off:")
     except RecsysError as e:

@@ -143,7 +143,7 @@ def model_list(name: str, model: str, frame: pd.DataFrame, note: str | None, use
                    f"{n_items:,}, NDCG@10 {evaluation['ndcg@10'][j[0]]:.3f} for this user")
     if note:
         st.info(note, icon=":material/info:")
-    widgets.show_list(frame)
+    widgets.show_list(frame, name)
     if "low" in frame and len(frame):
         st.plotly_chart(figures.interval_figure(frame, "Predicted ratings, 90% intervals"),
                         key=f"intervals-{model}")

@@ -48,6 +48,6 @@ for column, model in zip(columns, models):
             continue
         if note:
             st.info(note, icon=":material/info:")
-        widgets.show_list(frames[model])
+        widgets.show_list(frames[model], name)
 with st.expander("All lists as a table"):
     st.dataframe(widgets.lists_table(frames), hide_index=True, column_config={"item": None})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from urllib.parse import urlencode
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from recsys.service import (UPLOAD_LIMIT_MB, artifact_of, build_command, dataset
 from recsys.split import Split, make_split
 
 ROOT = Path(__file__).resolve().parents[1]
-DATASET_KEY, MODELS_KEY, USER_KEY = "dataset", "models", "user"
+DATASET_KEY, MODELS_KEY, USER_KEY, ITEM_KEY = "dataset", "models", "user", "item"
 PREFERRED = ("gpt", "bert", "bpr")  # the side-by-side the app is about, when they are built
 
 
@@ -331,6 +332,28 @@ def offer_build(dataset: str, models: list[str], what: str = "this page", key: s
                  type="primary"):
         build_missing(dataset, models=models)
         st.rerun()
+
+
+def user_url(dataset: str, raw_user: str) -> str:
+    """A link to the Users page for one user; the dataset goes in too, or the same numeric id would
+    open another person in the default dataset."""
+    return f"/users?{urlencode({DATASET_KEY: dataset, USER_KEY: raw_user})}"
+
+
+def item_url(dataset: str, raw_item) -> str:
+    return f"/item?{urlencode({DATASET_KEY: dataset, ITEM_KEY: str(raw_item)})}"
+
+
+def item_from_url(ds: Dataset, default: int) -> int:
+    """The item ``?item=<raw id>`` names, or ``default`` (with a warning when the id is unknown)."""
+    asked = st.query_params.get(ITEM_KEY)
+    if asked is None:
+        return default
+    found = np.flatnonzero(ds.item_ids.astype(str) == str(asked))
+    if not len(found):
+        st.warning(f"No item {asked!r} in this dataset; showing {ds.item_ids[default]}.")
+        return default
+    return int(found[0])
 
 
 def chosen_models(dataset: str, built: list[str], what: str) -> list[str]:

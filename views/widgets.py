@@ -139,9 +139,10 @@ def _plain(text) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|~$])", r"\\\1", html.escape(str(text), quote=False))
 
 
-def show_list(frame: pd.DataFrame) -> None:
-    """A recommendation list as numbered lines: title, genres, score (a Bayesian model's predicted
-    rating with its 90% interval), and the reason when present."""
+def show_list(frame: pd.DataFrame, dataset: str | None = None) -> None:
+    """A recommendation list as numbered lines: title (a link to its Item page, given the dataset),
+    genres, score (a Bayesian model's predicted rating with its 90% interval), and the reason."""
+    ids = state.get_dataset(dataset).item_ids if dataset else None
     lines = []
     for row in frame.itertuples(index=False):
         mark = " 🎯 **held out**" if getattr(row, "hit", False) else ""
@@ -151,7 +152,10 @@ def show_list(frame: pd.DataFrame) -> None:
             score = f"predicted {row.predicted:.2f}★, 90% interval {row.low:.1f}–{row.high:.1f}"
             if row.model_sd >= UNSURE_SD:
                 score += " · **the model is unsure about this one**"
-        lines.append(f"{row.rank}. **{_plain(natural_title(row.title))}**{mark}  \n"
+        title = f"**{_plain(natural_title(row.title))}**"
+        if ids is not None:
+            title = f"[{title}]({state.item_url(dataset, ids[row.item])})"
+        lines.append(f"{row.rank}. {title}{mark}  \n"
                      f"<small>{genres}{score}</small>")
         for field, style in (("because", "*"), ("counterfactual", "")):
             text = getattr(row, field, None)

@@ -118,6 +118,16 @@ class Dataset:
         rated = dict(zip(self.item[lo:hi].tolist(), self.rating[lo:hi].tolist()))
         return rated if items is None else {int(i): rated[int(i)] for i in items if int(i) in rated}
 
+    def interactions_of(self, item: int) -> pd.DataFrame:
+        """Who interacted with ``item``: raw user id, rating (NaN without ratings) and time (seconds, or
+        the position in the file when the dataset has no timestamps), one row per interaction."""
+        if not 0 <= int(item) < self.n_items:
+            raise DataError(f"unknown item index {item}: the dataset has items 0..{self.n_items - 1}")
+        rows = np.flatnonzero(self.item == int(item))
+        when = (pd.to_datetime(self.timestamp[rows], unit="s") if self.has_timestamps else rows)
+        return pd.DataFrame({"user": self.user_ids[self.user[rows]].astype(str),
+                             "rating": self.rating[rows] if self.has_ratings else np.nan, "time": when})
+
     def positions_in_user(self) -> tuple[np.ndarray, np.ndarray]:
         """For each interaction: its 0-based position in its user's time-ordered sequence, and that
         sequence's length."""
