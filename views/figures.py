@@ -238,7 +238,8 @@ def exposure_figure(curves: pd.DataFrame, catalogue: pd.DataFrame) -> go.Figure:
                   title="Share of top-10 slots by item popularity decile (1 = the most popular 10%)")
     fig.add_scatter(x=catalogue["decile"], y=catalogue["share of interactions"],
                     name="share of interactions", line={"dash": "dot", "color": "#999"})
-    fig.update_layout(height=420)
+    # the legend below the plot, in rows: a dozen models listed down the side were cut off
+    fig.update_layout(height=520, legend={"orientation": "h", "y": -0.2, "title": ""})
     return fig
 
 

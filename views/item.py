@@ -24,9 +24,7 @@ cols[1].metric("Interactions", f"{int(popularity[item]):,}", help=f"#{rank:,} of
 cols[2].metric("Popularity rank", f"#{rank:,} of {ds.n_items:,}")
 if ds.has_ratings and len(who):
     cols[3].metric("Mean rating", f"{who['rating'].mean():.2f}★", help=f"over {len(who):,} ratings")
-genres = ds.items["genres"].iloc[item]
-st.caption(" · ".join(part for part in (genres.replace("|", ", ") if genres else "no genres",
-                                        ds.items["text"].iloc[item]) if part))
+st.caption(ds.items["text"].iloc[item] or "This item has no title, genres or text of its own.")
 
 left, right = st.columns(2)
 with left:
@@ -52,6 +50,7 @@ with right:
                      "for example": ", ".join(str(ds.user_ids[u]) for u in users[:5])})
     if rows:
         st.dataframe(pd.DataFrame(rows).sort_values("test users", ascending=False), hide_index=True,
+                     height=3 + 35 * (len(rows) + 1),  # every model in view
                      column_config={"share": st.column_config.NumberColumn(format="percent")})
         st.caption("Test users whose top 10 (as evaluated) holds this item.")
     else:
