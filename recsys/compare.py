@@ -239,6 +239,7 @@ class Cohort:
     genders: tuple[str, ...] = ()
     occupations: tuple[str, ...] = ()
     activity: tuple[int, int] | None = None   # history length, inclusive
+    taste: tuple[str, float] | None = None    # (genre, least share of the history in it), e.g. ("Horror", 0.2)
 
     def mask(self, users: np.ndarray, dataset, heldout) -> np.ndarray:
         """For each of ``users`` (internal indices, each a test user of ``heldout``), whether it is in."""
@@ -253,6 +254,8 @@ class Cohort:
         if self.activity is not None:
             lengths = heldout.histories.lengths[rows]
             keep &= (lengths >= self.activity[0]) & (lengths <= self.activity[1])
+        if self.taste is not None:
+            keep &= genre_share(dataset, heldout, self.taste[0])[rows] >= self.taste[1]
         profile = dataset.users
         for column, wanted in (("gender", self.genders), ("occupation", self.occupations)):
             if wanted:
@@ -278,7 +281,21 @@ class Cohort:
             parts.append(", ".join(self.occupations))
         if self.activity is not None:
             parts.append(f"{self.activity[0]}–{self.activity[1]} interactions")
+        if self.taste is not None:
+            parts.append(f"at least {self.taste[1]:.0%} {self.taste[0]} in their history")
         return "; ".join(parts) or "all test users"
+
+
+def genre_share(dataset, heldout, genre: str) -> np.ndarray:
+    """For each test user of ``heldout``, the share of their history's items that are of ``genre``."""
+    matrix, names = dataset.genre_matrix()
+    if genre not in names:
+        raise ParameterError(f"unknown genre {genre!r}; the catalogue's genres are {', '.join(names)}")
+    of_genre = matrix[:, names.index(genre)].toarray().ravel() > 0
+    histories = heldout.histories
+    running = np.concatenate(([0], np.cumsum(of_genre[histories.values])))
+    counts = running[histories.indptr[1:]] - running[histories.indptr[:-1]]
+    return counts / np.maximum(histories.lengths, 1)
 
 
 def cohort_values(evaluation: dict[str, np.ndarray], keep: np.ndarray) -> dict[str, np.ndarray]:

@@ -230,6 +230,17 @@ def test_cohort_masks_by_rating_profile_and_activity(ml100k, ml100k_split):
     assert not (women & ~((profile["gender"] == "F") & profile["age"].between(20, 30)).to_numpy()).any()
     active = Cohort(activity=(100, 10**6)).mask(test.users, ml100k, test)
     assert (test.histories.lengths[active] >= 100).all() and active.sum() > 0
+    from recsys.compare import genre_share
+
+    horror = genre_share(ml100k, test, "Horror")
+    j = int(np.argmax(horror))
+    history = test.histories[j]
+    by_hand = np.mean(["Horror" in ml100k.items["genres"].iloc[i].split("|") for i in history])
+    assert horror[j] == pytest.approx(by_hand) and 0 < horror.mean() < 0.2
+    fans = Cohort(taste=("Horror", 0.2)).mask(test.users, ml100k, test)
+    assert (fans == (horror >= 0.2)).all() and 0 < fans.sum() < len(test)
+    with pytest.raises(ParameterError, match="unknown genre"):
+        Cohort(taste=("Space Opera", 0.1)).mask(test.users, ml100k, test)
     text = Cohort(min_rating=4, genders=("F",), occupations=("writer", "artist")).describe()
     assert text == "held-out item rated 4★ or more; gender F; writer, artist"
     cut = cohort_values({"users": test.users, "ndcg@10": np.arange(len(test), dtype=float),

@@ -287,6 +287,10 @@ def test_evaluation_compares_models_on_a_cohort():
     assert 0 < n < 943
     verdicts = [s.value for s in at.success] + [w.value for w in at.warning]
     assert any(f"{n:,} users" in v for v in verdicts), (n, verdicts)  # the tests ran on the cohort
+    at.selectbox(key="ev-taste").set_value("Horror").run()
+    note = next(c.value for c in at.caption if c.value.startswith("The table: all test users. Below: the "))
+    assert "at least 20% Horror in their history" in note and not at.exception, note
+    at.selectbox(key="ev-taste").set_value("any").run()
     at.select_slider(key="ev-rated").set_value("5★").run()
     at.multiselect(key="ev-occupation").set_value(["doctor"]).run()
     at.multiselect(key="ev-gender").set_value(["F"]).run()

@@ -237,7 +237,8 @@ def all_pairs(name: str, evaluations: dict[str, dict], metric: str, cohort: Coho
 
 
 def cohort_picker(ds, split) -> Cohort:
-    """Which test users the page compares models on: relevance that needs a rating, profile, activity."""
+    """Which test users the page compares models on: relevance that needs a rating, profile, activity,
+    taste (a genre's share of the history)."""
     with st.expander("Which test users", icon=":material/group:"):
         a, b = st.columns(2)
         min_rating = None
@@ -266,9 +267,17 @@ def cohort_picker(ds, split) -> Cohort:
         if "occupation" in profile:
             occupations = e.multiselect("Occupation", sorted(profile["occupation"].astype(str).unique()),
                                         key="ev-occupation", placeholder="any", bind="query-params")
+        taste = None
+        if ds.has_genres:
+            f, g = st.columns(2)
+            genre = f.selectbox("Taste: a genre", ["any", *ds.genre_matrix()[1]], key="ev-taste",
+                                bind="query-params")
+            share = g.slider("…making up at least this share of their history", 0.0, 1.0, 0.2, 0.05,
+                             key="ev-taste-share", bind="query-params", disabled=genre == "any")
+            taste = None if genre == "any" else (genre, float(share))
     return Cohort(min_rating=min_rating, ages=ages, genders=tuple(genders or ()),
                   occupations=tuple(occupations or ()),
-                  activity=None if tuple(activity) == (low, high) else tuple(activity))
+                  activity=None if tuple(activity) == (low, high) else tuple(activity), taste=taste)
 
 
 def training_curves(name: str, models: list[str]) -> None:
