@@ -42,7 +42,7 @@ def test_scoreboard_shows_built_models():
     assert not any("Not built yet" in i.value for i in at.info)
     board = at.dataframe[0].value
     assert set(board.index) == {"Popularity", "ItemKNN", "Markov chain"}
-    assert 0.04 < board.loc["Popularity", "ndcg@10"] < 0.05
+    assert 0.04 < float(board.loc["Popularity", "ndcg@10"]) < 0.05
 
 
 def test_unknown_dataset_in_url_falls_back_with_a_warning():
@@ -85,7 +85,7 @@ def test_scoreboard_shows_the_newest_of_two_artifacts_with_one_label():
     (old / "manifest.json").write_text(json.dumps(manifest))
     at = app().run()
     board = at.dataframe[0].value
-    assert list(board.index) == ["Popularity"] and board.loc["Popularity", "ndcg@10"] < 0.05
+    assert list(board.index) == ["Popularity"] and float(board.loc["Popularity", "ndcg@10"]) < 0.05
     at.switch_page("views/evaluation.py").run()
     assert not at.exception
 

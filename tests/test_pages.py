@@ -191,6 +191,7 @@ def test_evaluation_page_compares_two_models():
     at = page("evaluation")
     board = at.dataframe[0].value
     assert {"Popularity", "ItemKNN", "Markov chain"} <= set(board.index)  # labels, as elsewhere
+    assert not board.isin(["None", "nan", "NaN"]).any().any() and board["ndcg@10"].str.match(r"^0\.\d{4}$").all()
     at.selectbox(key="ev-a").set_value("markov").run()
     at.selectbox(key="ev-b").set_value("pop").run()
     assert not at.exception

@@ -265,12 +265,15 @@ def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str
         name, _, params = row.partition(" (")
         return model_label(name) + (f" ({params}" if params else "")
 
-    # numbers, so a metric a model lacks (RMSE of a ranking model) is blank, never "None"
-    shown = board[columns].apply(pd.to_numeric, errors="coerce").rename(index=label)
-    styled = shown.style.format(precision=4, na_rep="")
-    if highlight:
-        styled = styled.highlight_max(subset=highlight, color="#e4e0fb")
-    st.dataframe(styled, height=3 + 35 * (len(shown) + 1) if len(shown) > 9 else "auto")
+    numbers = board[columns].apply(pd.to_numeric, errors="coerce").rename(index=label)
+    # As text: a metric a model lacks (RMSE of a ranking model) is blank — the grid draws a missing
+    # number as "None" whatever the Styler says. The best value per higher-is-better column is shaded.
+    text = numbers.map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    best = numbers.eq(numbers.max()) & numbers.notna()
+    styled = text.style.apply(lambda col: np.where(best[col.name] & (col.name in (highlight or [])),
+                                                   "background-color: #e4e0fb", ""), axis=0)
+    st.dataframe(styled, height=3 + 35 * (len(text) + 1) if len(text) > 9 else "auto",
+                 column_config={c: st.column_config.TextColumn(c, alignment="right") for c in columns})
 
 
 def training_curves(dataset: str, models: list[str]) -> pd.DataFrame:
