@@ -149,20 +149,21 @@ def compare_all(values: dict[str, np.ndarray], *, resamples: int = 10_000, confi
         raise ParameterError("comparing models needs at least two")
     if not 0 < confidence < 1:
         raise ParameterError(f"confidence must be in (0, 1), got {confidence}")
-    means = bootstrap_means(values, resamples=resamples, seed=seed)
+    arrays = {m: np.asarray(v, np.float64) for m, v in values.items()}
+    means = bootstrap_means(arrays, resamples=resamples, seed=seed)
     tail = (1 - confidence) / 2 * 100
     rows = []
-    names = list(values)
+    names = list(arrays)
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             d = means[a] - means[b]
             low, high = np.percentile(d, [tail, 100 - tail])
             p = min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0)))
-            va, vb = np.asarray(values[a], np.float64), np.asarray(values[b], np.float64)
+            va, vb = arrays[a], arrays[b]
             rows.append(dict(a=a, b=b, mean_a=float(va.mean()), mean_b=float(vb.mean()),
                              diff=float((va - vb).mean()), low=float(low), high=float(high), p_value=float(p)))
     adjusted = holm([r["p_value"] for r in rows])
-    return [PairTest(**r, p_adjusted=float(q), pairs=len(rows), n_users=len(next(iter(values.values()))),
+    return [PairTest(**r, p_adjusted=float(q), pairs=len(rows), n_users=len(arrays[names[0]]),
                      confidence=confidence, resamples=resamples) for r, q in zip(rows, adjusted)]
 
 
@@ -288,10 +289,7 @@ class Cohort:
 
 def genre_share(dataset, heldout, genre: str) -> np.ndarray:
     """For each test user of ``heldout``, the share of their history's items that are of ``genre``."""
-    matrix, names = dataset.genre_matrix()
-    if genre not in names:
-        raise ParameterError(f"unknown genre {genre!r}; the catalogue's genres are {', '.join(names)}")
-    of_genre = matrix[:, names.index(genre)].toarray().ravel() > 0
+    of_genre = dataset.genre_items(genre)
     histories = heldout.histories
     running = np.concatenate(([0], np.cumsum(of_genre[histories.values])))
     counts = running[histories.indptr[1:]] - running[histories.indptr[:-1]]

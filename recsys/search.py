@@ -64,14 +64,12 @@ def search_items(model, dataset: Dataset, query: str, k: int = 10, *, genre: str
     keep = has_text.copy()
     genres: list[tuple[str, float]] = []
     if dataset.has_genres:
-        matrix, names = dataset.genre_matrix()
+        names = dataset.genre_matrix()[1]
         closeness = _genre_vectors(tuple(names)) @ vector
         genres = [(names[j], float(closeness[j])) for j in np.argsort(-closeness)
                   if closeness[j] >= GENRE_FLOOR]
         if genre is not None:
-            if genre not in names:
-                raise ParameterError(f"unknown genre {genre!r}; the catalogue's genres are {', '.join(names)}")
-            keep &= matrix[:, names.index(genre)].toarray().ravel() > 0
+            keep &= dataset.genre_items(genre)
     candidates = np.flatnonzero(keep)
     top = candidates[np.argsort(-scores[candidates], kind="stable")[:k]]
     return SearchResult(query, top, scores[top].astype(np.float64), genres, genre)

@@ -32,19 +32,17 @@ board = board.loc[[i for i in board.index if i in evaluations]] if not board.emp
 metrics = display_order(board.columns)
 if "ndcg@10" in board.columns:
     board = board.sort_values("ndcg@10", ascending=False)
-state.show_scoreboard(board, metrics + ["fit seconds"], highlight=[c for c in metrics if higher_is_better(c)])
-report.table(board[metrics + ["fit seconds"]].apply(pd.to_numeric, errors="coerce"))
+report.table(state.show_scoreboard(board, metrics + ["fit seconds"],
+                                   highlight=[c for c in metrics if higher_is_better(c)]))
 st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                    mime="text/csv")
 
 # The metrics measured per user (stored with each model): those can be averaged, segmented and paired.
-if keep.all():
-    st.caption(f"Below: all {len(keep):,} test users.")
-    report.text(f"Below: all {len(keep):,} test users.")
-else:
-    st.caption(f"The table: all test users. Below: the {int(keep.sum()):,} in this group: "
-               f"{cohort.describe()}.")
-    report.text(f"Below: the {int(keep.sum()):,} test users in this group: {cohort.describe()}.")
+group = (f"Below: all {len(keep):,} test users." if keep.all() else
+         f"The table: all test users. Below: the {int(keep.sum()):,} in this group: {cohort.describe()}.")
+st.caption(group)
+report.text(group)
+if not keep.all():
     evaluations = {m: cohort_values(e, keep) for m, e in evaluations.items()}
 per_user = [c for c in metrics if all(c in e for e in evaluations.values())]
 metric = st.selectbox("Metric", per_user, index=per_user.index("ndcg@10") if "ndcg@10" in per_user else 0,

@@ -20,7 +20,7 @@ rank = int((popularity > popularity[item]).sum()) + 1
 who = ds.interactions_of(item)
 cols = st.columns(4)
 cols[0].metric("Item id", str(ds.item_ids[item]))
-cols[1].metric("Interactions", f"{int(popularity[item]):,}", help=f"#{rank:,} of {ds.n_items:,} by popularity")
+cols[1].metric("Interactions", f"{int(popularity[item]):,}")
 cols[2].metric("Popularity rank", f"#{rank:,} of {ds.n_items:,}")
 if ds.has_ratings and len(who):
     cols[3].metric("Mean rating", f"{who['rating'].mean():.2f}★", help=f"over {len(who):,} ratings")

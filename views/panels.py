@@ -6,8 +6,6 @@ Each panel reads the app state through ``views.state`` and the cached lists and 
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -319,11 +317,7 @@ def two_models(name: str, evaluations: dict[str, dict], metric: str, cohort: Coh
     report.chart(left, figures.pairs_scatter(
         pd.DataFrame({"user": ids[users].astype(str), la: a_values, lb: b_values}), la, lb, metric))
     worst = disagreements(users, a_values, b_values, n=12)
-    # The dataset goes into the link too: without it the Users page opens the default dataset, where the
-    # same numeric id is another person.
-    links = [{state.DATASET_KEY: name, state.USER_KEY: ids[u], state.MODELS_KEY: f"{first},{second}"}
-             for u in worst["user"]]
-    worst.insert(0, "open", [f"/users?{urlencode(query)}" for query in links])
+    worst.insert(0, "open", [state.user_url(name, ids[u], [first, second]) for u in worst["user"]])
     worst["user"] = ids[worst["user"]].astype(str)
     right.markdown("**Where they disagree most** (click to open the user)")
     right.dataframe(worst.rename(columns={"a": la, "b": lb}), hide_index=True, column_config={

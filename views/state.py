@@ -258,9 +258,11 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("model") if rows else pd.DataFrame()
 
 
-def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str] | None = None) -> None:
+def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str] | None = None
+                    ) -> pd.DataFrame:
     """A scoreboard as the pages show it: models by their labels ("MF (BPR)", "GPT (epochs=5)"), every
-    row in view (no inner scroll hiding the 11th), numbers to 4 places."""
+    row in view (no inner scroll hiding the 11th), numbers to 4 places. Returns what it showed, as
+    numbers (for an export)."""
     def label(row: str) -> str:
         name, _, params = row.partition(" (")
         return model_label(name) + (f" ({params}" if params else "")
@@ -274,6 +276,7 @@ def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str
                                                    "background-color: #e4e0fb", ""), axis=0)
     st.dataframe(styled, height=3 + 35 * (len(text) + 1) if len(text) > 9 else "auto",
                  column_config={c: st.column_config.TextColumn(c, alignment="right") for c in columns})
+    return numbers
 
 
 def training_curves(dataset: str, models: list[str]) -> pd.DataFrame:
@@ -337,10 +340,11 @@ def offer_build(dataset: str, models: list[str], what: str = "this page", key: s
         st.rerun()
 
 
-def user_url(dataset: str, raw_user: str) -> str:
-    """A link to the Users page for one user; the dataset goes in too, or the same numeric id would
-    open another person in the default dataset."""
-    return f"/users?{urlencode({DATASET_KEY: dataset, USER_KEY: raw_user})}"
+def user_url(dataset: str, raw_user: str, models: list[str] | None = None) -> str:
+    """A link to the Users page for one user (with ``models`` chosen); the dataset goes in too, or the
+    same numeric id would open another person in the default dataset."""
+    query = {DATASET_KEY: dataset, USER_KEY: raw_user} | ({MODELS_KEY: ",".join(models)} if models else {})
+    return f"/users?{urlencode(query)}"
 
 
 def item_url(dataset: str, raw_item) -> str:

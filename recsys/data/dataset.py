@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import sparse
 
 from recsys.data.ragged import Ragged
-from recsys.errors import DataError
+from recsys.errors import DataError, ParameterError
 
 ITEM_COLUMNS = ("title", "genres", "year", "text")
 
@@ -170,13 +170,21 @@ class Dataset:
                               shape=(self.n_items, len(names)))
         return m, names
 
+    def genre_items(self, genre: str) -> np.ndarray:
+        """Which items are of ``genre`` (a boolean mask); ParameterError, naming the catalogue's genres,
+        when it has no such genre."""
+        matrix, names = self.genre_matrix()
+        if genre not in names:
+            raise ParameterError(f"unknown genre {genre!r}; " + (
+                f"the catalogue's genres are {', '.join(names)}" if names else "the catalogue has no genres"))
+        return matrix[:, names.index(genre)].toarray().ravel() > 0
+
     def item_mask(self, genre: str | None = None, years: tuple[int, int] | None = None) -> np.ndarray:
         """Items of a genre and / or released within ``years`` (inclusive): a filter for
-        ``recommend(allowed=...)`` and ``similar_items(allowed=...)``."""
+        ``recommend(allowed=...)`` and ``similar_items(allowed=...)``. An unknown genre matches nothing."""
         mask = np.ones(self.n_items, bool)
         if genre:
-            matrix, names = self.genre_matrix()
-            mask &= (matrix[:, names.index(genre)].toarray().ravel() > 0) if genre in names else False
+            mask &= self.genre_items(genre) if genre in self.genre_matrix()[1] else False
         if years is not None:
             year = pd.to_numeric(self.items["year"], errors="coerce").to_numpy(dtype=float)
             mask &= (year >= years[0]) & (year <= years[1])
