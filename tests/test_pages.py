@@ -188,17 +188,29 @@ def test_one_answer_on_every_page(model, user):
 
 
 def test_evaluation_page_compares_two_models():
+    import json
+
     at = page("evaluation")
     board = at.dataframe[0].value
     assert {"Popularity", "ItemKNN", "Markov chain"} <= set(board.index)  # labels, as elsewhere
     assert not board.isin(["None", "nan", "NaN"]).any().any() and board["ndcg@10"].str.match(r"^0\.\d{4}$").all()
+    # two tables at one K (one of two dozen columns scrolled sideways): accuracy, then the rest and cost
+    beyond = at.dataframe[1].value
+    assert "coverage@10" in beyond and "fit seconds" in beyond and "coverage@10" not in board, list(board)
+    at.segmented_control(key="ev-k").set_value(20).run()
+    assert "ndcg@20" in at.dataframe[0].value and "ndcg@10" not in at.dataframe[0].value
+    at.segmented_control(key="ev-k").set_value(10).run()
+    # the segment charts draw the chosen few models, not a dozen bars a group
+    at.multiselect(key="ev-charted").set_value(["markov", "pop"]).run()
+    segment = next(spec for c in at.get("plotly_chart") if "by user activity" in
+                   (spec := json.loads(c.proto.spec))["layout"]["title"]["text"])
+    assert {trace["name"] for trace in segment["data"]} == {"Markov chain", "Popularity"}
     at.selectbox(key="ev-a").set_value("markov").run()
     at.selectbox(key="ev-b").set_value("pop").run()
     assert not at.exception
     verdicts = [s.value for s in at.success] + [w.value for w in at.warning]
     assert any("Markov chain beats Popularity" in v for v in verdicts), verdicts
     # one family: the verdict is the matrix's pair, corrected for every pair the matrix shows
-    import json
     matrix = next(spec for c in at.get("plotly_chart") if (spec := json.loads(c.proto.spec))["data"][0]["type"]
                   == "heatmap" and "row minus column" in spec["layout"]["title"]["text"])
     n = len(matrix["data"][0]["x"])
@@ -258,6 +270,14 @@ def test_item_page_tells_who_rated_and_who_gets_it():
     assert len(who) == 200 and who["open"].str.startswith("/users?dataset=ml-100k&user=").all()
     gets = next(df.value for df in at.dataframe if "test users" in df.value.columns)
     assert set(gets["model"]) >= {"Popularity", "Markov chain"} and (gets["test users"] >= 0).all()
+    # where it sits on each map: a star for the item, diamonds for its nearest items in that model
+    import json
+    maps = [spec for c in at.get("plotly_chart") if (spec := json.loads(c.proto.spec))["data"][0]["type"]
+            == "scattergl"]
+    assert maps, "no item map on the Item page"
+    for spec in maps:
+        marked = {trace["name"]: len(trace["text"]) for trace in spec["data"]}  # x, y are packed arrays
+        assert marked["this item"] == 1 and 1 <= marked["nearest 10"] <= 10, (spec["layout"]["title"], marked)
     unknown = page("item", item="no-such-item")
     assert any("No item 'no-such-item'" in w.value for w in unknown.warning)
 

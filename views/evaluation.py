@@ -8,7 +8,7 @@ from views import figures, panels, state, widgets
 from views.report import Report
 from recsys.compare import (activity_segment, cohort_values, exposure_by_popularity, genre_segment,
                             popularity_concentration, popularity_segment, segment_errors, segment_means)
-from recsys.metrics import display_order, higher_is_better
+from recsys.metrics import BEYOND_METRICS, RANKING_METRICS, RATING_METRICS, display_order, higher_is_better
 
 name, ds, built = state.open_page("Evaluation")
 split = state.get_split(name)
@@ -32,8 +32,18 @@ board = board.loc[[i for i in board.index if i in evaluations]] if not board.emp
 metrics = display_order(board.columns)
 if "ndcg@10" in board.columns:
     board = board.sort_values("ndcg@10", ascending=False)
-report.table(state.show_scoreboard(board, metrics + ["fit seconds"],
-                                   highlight=[c for c in metrics if higher_is_better(c)]))
+# Two narrower tables at one K, not one of two dozen columns: that one scrolled sideways.
+ks = sorted({int(c.split("@")[1]) for c in metrics if "@" in c}) or [10]
+k = st.segmented_control("Metrics at K", ks, default=ks[0], key="ev-k", bind="query-params") or ks[0]
+at_k = [c for c in metrics if c.endswith(f"@{k}")]
+for title, columns in (("Accuracy", [c for c in at_k if c.split("@")[0] in RANKING_METRICS]
+                        + [c for c in metrics if c in RATING_METRICS]),
+                       ("Beyond accuracy, and cost", [c for c in at_k if c.split("@")[0] in BEYOND_METRICS]
+                        + ["fit seconds"])):
+    st.markdown(f"**{title}**")
+    report.text(title)
+    report.table(state.show_scoreboard(board, columns, highlight=[c for c in columns if c != "fit seconds"
+                                                                   and higher_is_better(c)]))
 st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=f"{name}-metrics.csv",
                    mime="text/csv")
 
@@ -53,9 +63,15 @@ report.chart(st, figures.metric_bars(pd.DataFrame({
     metric))
 
 st.subheader("Segments")
+# A dozen bars a group cannot be read: the charts below draw a few models, the sidebar's by default.
+ranked = sorted(evaluations, key=lambda m: -float(np.nanmean(evaluations[m][metric])))
+default = [m for m in state.current_models() if m in evaluations] or ranked[:4]
+charted = st.multiselect("Models in the segment and exposure charts", ranked, default=default,
+                         format_func=state.model_label, key="ev-charted", bind="query-params",
+                         placeholder="choose models to draw")
 popularity = split.train.item_popularity()
 first_target = split.test.targets.values[split.test.targets.indptr[:-1]][keep]
-values = {labels[m]: e[metric] for m, e in evaluations.items()}
+values = {labels[m]: evaluations[m][metric] for m in charted}
 st.caption("Error bars: 95% intervals of each mean (± 1.96 standard errors). A segment of a few users "
            "has wide bars: read its differences as noise.")
 
@@ -64,22 +80,28 @@ def segments(segment, title: str):
     return figures.segment_bars(segment_means(values, segment), metric, title, segment_errors(values, segment))
 
 
-left, right = st.columns(2)
-report.chart(left, segments(activity_segment(split.test.histories.lengths[keep]),
-                           "by user activity (history length)"))
-report.chart(right, segments(popularity_segment(first_target, popularity), "by the held-out item's popularity"))
-if split.train.has_genres:
-    report.chart(st, segments(genre_segment(first_target, split.train.items["genres"]),
-                             "by the held-out item's first genre"))
+if charted:
+    left, right = st.columns(2)
+    report.chart(left, segments(activity_segment(split.test.histories.lengths[keep]),
+                               "by user activity (history length)"))
+    report.chart(right, segments(popularity_segment(first_target, popularity),
+                                 "by the held-out item's popularity"))
+    if split.train.has_genres:
+        report.chart(st, segments(genre_segment(first_target, split.train.items["genres"]),
+                                 "by the held-out item's first genre"))
+    else:
+        st.caption(f"No segments by genre: {name}'s items have no genres.")
 else:
-    st.caption(f"No segments by genre: {name}'s items have no genres.")
+    st.info("Choose models above to draw the segment and exposure charts.")
 panels.upload_recommendations(name)
 
 st.subheader("Exposure")
 lists = {labels[m]: e["lists"] for m, e in evaluations.items() if "lists" in e}
-report.chart(st, figures.exposure_figure(
-    pd.concat([exposure_by_popularity(top, popularity).assign(model=m) for m, top in lists.items()]),
-    exposure_by_popularity(np.zeros((0, 10), np.int64), popularity)))
+drawn = {labels[m] for m in charted} & set(lists)
+if drawn:
+    report.chart(st, figures.exposure_figure(
+        pd.concat([exposure_by_popularity(lists[m], popularity).assign(model=m) for m in sorted(drawn)]),
+        exposure_by_popularity(np.zeros((0, 10), np.int64), popularity)))
 concentrated = [m for m, top in lists.items() if popularity_concentration(top, popularity) > 0.9]
 if concentrated:
     st.warning(f"Everyone gets the same popular items from: {', '.join(concentrated)} — more than 90% "

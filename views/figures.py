@@ -191,20 +191,41 @@ def embedding_map(frame: pd.DataFrame, dims: int, color: str, title: str, hover_
     return fig
 
 
-def highlight_roles(fig: go.Figure, frame: pd.DataFrame, dims: int) -> go.Figure:
-    """Marks the user's history, recommendations and held-out item (``frame['role']``) on an item map."""
-    for role, symbol, colour in HIGHLIGHTS:
+def highlight_roles(fig: go.Figure, frame: pd.DataFrame, dims: int, highlights=HIGHLIGHTS,
+                    whose: str = "user's ") -> go.Figure:
+    """Marks the user's history, recommendations and held-out item (``frame['role']``) on an item map,
+    or other roles given as (role, marker symbol, colour)."""
+    for role, symbol, colour in highlights:
         part = frame[frame["role"] == role]
         if not len(part):
             continue
         marker = {"symbol": symbol, "size": 12 if dims == 2 else 6, "color": colour,
                   "line": {"width": 2, "color": colour}}
-        trace = dict(x=part["x"], y=part["y"], mode="markers", name=f"user's {role}", text=part["title"],
+        trace = dict(x=part["x"], y=part["y"], mode="markers", name=f"{whose}{role}", text=part["title"],
                      hovertemplate="%{text}<extra>" + role + "</extra>", marker=marker)
         if dims == 3:
             fig.add_scatter3d(z=part["z"], **trace)
         else:
             fig.add_scatter(**trace)
+    return fig
+
+
+ITEM_HIGHLIGHTS = (("nearest 10", "diamond-open", "#8a7fe0"), ("this item", "star", "#000000"))
+
+
+def item_on_map(frame: pd.DataFrame, title: str) -> go.Figure:
+    """A small 2-D item map: every item a faint grey dot, the item (``role`` "this item", a black star) on
+    top of its nearest items in the model's own vector space ("nearest 10", violet open diamonds)."""
+    fig = go.Figure(go.Scattergl(x=frame["x"], y=frame["y"], mode="markers", name="other items",
+                                 text=frame["title"], hovertemplate="%{text}<extra></extra>",
+                                 marker={"size": 3, "color": "#c9c9d4"}))
+    highlight_roles(fig, frame, 2, ITEM_HIGHLIGHTS, whose="")
+    # larger, with a white rim: the star sits among its neighbours' diamonds
+    fig.update_traces(selector={"name": "this item"}, marker={"size": 20, "line": {"width": 1, "color": "white"}})
+    fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+                      legend={"orientation": "h", "y": -0.05, "title": ""})
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
     return fig
 
 
@@ -223,8 +244,11 @@ def segment_bars(table: pd.DataFrame, metric: str, title: str, errors: pd.DataFr
                                                           value_name=metric)
     if errors is not None:
         long["error"] = errors.reset_index().melt(id_vars="segment", var_name="model")["value"].to_numpy()
+        # every per-user metric is at least 0: an interval drawn below it would show impossible values
+        long["error below"] = np.minimum(long["error"], long[metric].clip(lower=0))
     fig = px.bar(long, x="segment", y=metric, color="model", barmode="group", title=f"{metric} {title}",
                  error_y="error" if errors is not None else None,
+                 error_y_minus="error below" if errors is not None else None,
                  color_discrete_map=model_colours(long["model"].unique()))
     fig.update_xaxes(title="", tickangle=0, ticktext=[f"{s}<br>{n:,} users" for s, n in table["users"].items()],
                      tickvals=list(table.index))

@@ -1,12 +1,14 @@
 """Item: one item's page — what it is, who interacted and how they rated it, which test users each model
-recommends it to, and its nearest items per model. Titles elsewhere link here (``?item=<id>``)."""
+recommends it to, its nearest items per model and where it sits on each model's map. Titles elsewhere
+link here (``?item=<id>``)."""
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from views import state, widgets
+from views import figures, state, widgets
 from recsys.compare import recommended_to
+from recsys.projection import cached_projection, item_projection_frame
 
 name, ds, built = state.open_page("Item")
 labels = widgets.item_labels(name)
@@ -59,9 +61,26 @@ with right:
 st.subheader("Nearest items, per model")
 with_vectors = [m for m in state.current_models() or built
                 if m in built and state.get_trained(name, m).item_embeddings() is not None]
-for column, model in zip(st.columns(max(1, len(with_vectors))), with_vectors):
-    near, similarity = state.item_index(name, model).similar_items(item, k=10)
+nearest = {m: state.item_index(name, m).similar_items(item, k=10) for m in with_vectors}
+for column, (model, (near, similarity)) in zip(st.columns(max(1, len(with_vectors))), nearest.items()):
     column.markdown(f"**{state.model_label(model)}**")
     column.dataframe(pd.DataFrame({"item": labels[near], "similarity": similarity}), hide_index=True)
 if not with_vectors:
     st.caption("None of the chosen models has item vectors (GPT, BERT4Rec and MF do).")
+    st.stop()
+
+st.subheader("Where it sits on each map")
+maps = {m: coords for m in with_vectors
+        if (coords := cached_projection(state.get_trained(name, m).item_embeddings(), dims=2,
+                                        compute=False)) is not None}
+for start in range(0, len(maps), 3):
+    for column, (model, coords) in zip(st.columns(3), list(maps.items())[start:start + 3]):
+        frame = item_projection_frame(ds, coords).assign(role="other items")
+        frame.loc[nearest[model][0], "role"] = "nearest 10"
+        frame.loc[item, "role"] = "this item"
+        column.plotly_chart(figures.item_on_map(frame, state.model_label(model)))
+missing = [state.model_label(m) for m in with_vectors if m not in maps]
+st.caption("UMAP maps of each model's item vectors (the Embeddings page draws them large): the star is "
+           "this item, the diamonds its 10 nearest items in the model's own space — UMAP keeps most "
+           "neighbours close, not all."
+           + (f" No map stored yet for {', '.join(missing)} (`make build` computes them)." if missing else ""))

@@ -270,12 +270,14 @@ def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str
     numbers = board[columns].apply(pd.to_numeric, errors="coerce").rename(index=label)
     # As text: a metric a model lacks (RMSE of a ranking model) is blank — the grid draws a missing
     # number as "None" whatever the Styler says. The best value per higher-is-better column is shaded.
-    text = numbers.map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
+    text = numbers.apply(lambda col: col.map(lambda v: "" if pd.isna(v) else
+                                             f"{v:,.1f}" if col.name == "fit seconds" else f"{v:.4f}"))
     best = numbers.eq(numbers.max()) & numbers.notna()
     styled = text.style.apply(lambda col: np.where(best[col.name] & (col.name in (highlight or [])),
                                                    "background-color: #e4e0fb", ""), axis=0)
     st.dataframe(styled, height=3 + 35 * (len(text) + 1) if len(text) > 9 else "auto",
-                 column_config={c: st.column_config.TextColumn(c, alignment="right") for c in columns})
+                 column_config={"_index": st.column_config.TextColumn(width="medium")}  # whole labels
+                 | {c: st.column_config.TextColumn(c, alignment="right") for c in columns})
     return numbers
 
 
