@@ -1,7 +1,8 @@
 """Every ranking model on a real catalogue given by path, beside the published numbers on the same file.
 
     .venv/bin/python bench/catalogue.py --dataset ../shared/datasets/amazon-beauty/beauty.txt \
-        [--models pop,markov,itemknn,bpr,gpt,bert] [--seeds 1] [--gpt-minutes 20]
+        [--models pop,markov,itemknn,bpr,gpt,bert] [--seeds 1] [--gpt-minutes 20] \
+        [--params bert='{"mask_prob": 0.6}']
 
 The file is read as any dataset is (a headerless `user item` file like SASRec's Beauty.txt is recognised
 without flags); the protocol is the papers': leave-one-out by time (the last item is the test item, the
@@ -20,6 +21,8 @@ from common import RESULTS, command_line, print_table, write_results
 from models import METRICS, run_ranking
 
 from recsys.data import load_dataset
+from recsys.errors import RecsysError
+from recsys.models import get_model
 from recsys.split import leave_one_out
 
 # Published results on exactly these files and this protocol (the dataset folder's README cites them).
@@ -48,16 +51,32 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--gpt-minutes", type=float, default=20.0, help="GPT's wall-clock budget")
     p.add_argument("--bert-minutes", type=float, default=40.0, help="BERT4Rec's wall-clock budget")
+    p.add_argument("--params", action="append", default=[], metavar="MODEL=JSON",
+                   help="hyper-parameters for one model, e.g. bert='{\"mask_prob\": 0.6}' (repeatable)")
     p.add_argument("--merge", action="store_true",
                    help="replace only these models' rows in an existing results file of the same dataset")
     args = p.parse_args()
+    variants = {"gpt": ("gpt", {"max_seconds": 60 * args.gpt_minutes}),
+                "bert": ("bert", {"max_seconds": 60 * args.bert_minutes})}
+    chosen = [m for m in args.models.split(",") if m]
+    for given in args.params:  # checked before anything trains: a typo should not cost an hour
+        model, _, params = given.partition("=")
+        try:
+            params = json.loads(params)
+        except json.JSONDecodeError as e:
+            p.error(f"--params {given!r}: not JSON after '=' ({e})")
+        if model not in chosen or not isinstance(params, dict):
+            p.error(f"--params {given!r}: give MODEL={{...}} for a model in --models ({','.join(chosen)})")
+        variants[model] = (model, {**variants.get(model, (model, {}))[1], **params})
+        try:
+            get_model(model, **variants[model][1])  # an unknown name fails here, not mid-run
+        except RecsysError as e:
+            p.error(f"--params {given!r}: {e}")
     start = time.perf_counter()
     dataset = load_dataset(args.dataset)
     split = leave_one_out(dataset)
     print(f"{dataset}: loaded and split in {time.perf_counter() - start:.1f} s", flush=True)
-    variants = {"gpt": ("gpt", {"max_seconds": 60 * args.gpt_minutes}),
-                "bert": ("bert", {"max_seconds": 60 * args.bert_minutes})}
-    rows = run_ranking([m for m in args.models.split(",") if m], args.seeds, split=split, variants=variants)
+    rows = run_ranking(chosen, args.seeds, split=split, variants=variants)
     for r in rows:
         r.pop("per_run", None) if r.get("runs", 0) > 1 else None
     columns = ["model", "runs", *METRICS, "fit_s", "epochs", "s_per_epoch", "skipped"]

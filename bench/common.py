@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import shlex
 import socket
 import subprocess
 import sys
@@ -93,7 +94,7 @@ def command_line() -> str:
     """This run's command, the script named relative to the repository (no machine's paths in results)."""
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else Path(sys.argv[0])
-    return " ".join([str(shown), *sys.argv[1:]])
+    return shlex.join([str(shown), *sys.argv[1:]])  # quoted: a JSON argument pastes back into a shell
 
 
 def write_results(name: str, payload: dict) -> Path:

@@ -273,10 +273,12 @@ def catalogue() -> list[str] | None:
         if r.get("skipped"):
             rows.append([label, "", "", "", f"does not apply: {r['skipped']}"])
             continue
+        params = dict(r.get("params") or {})
+        budget = params.pop("max_seconds", None)
         notes = [f"mean of {r['runs']} seeds" if r["runs"] > 1 else "",
                  f"{r['epochs']:.0f} epochs" if r.get("epochs") else "",
-                 f"{r['params']['max_seconds'] / 60:.0f}-minute budget"
-                 if (r.get("params") or {}).get("max_seconds") else ""]
+                 f"{budget / 60:.0f}-minute budget" if budget else "",
+                 ", ".join(f"{k}={v}" for k, v in params.items())]  # settings other than the defaults
         rows.append([label, f"{r['ndcg@10']:.4f}", f"{r['hr@10']:.4f}", seconds(r["fit_s"]),
                      ", ".join(n for n in notes if n)])
     for r in (data.get("published") or {}).get("rows", []):

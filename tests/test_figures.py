@@ -39,6 +39,20 @@ def test_charts_draw_each_model_in_its_colour():
         assert drawn == {label: figures.model_colour(label) for label in labels}, drawn
 
 
+def test_segment_intervals_never_reach_below_zero():
+    """A segment of a few users has a wide normal interval; a per-user metric below 0 is impossible."""
+    values = {"GPT": np.array([0.0, 0.0, 0.0, 1.0, 0.2, 0.3]),
+              "MF (BPR)": np.array([0.0, 0.0, 0.5, 0.4, 0.6, 0.5])}
+    segment = pd.Categorical(["few", "few", "few", "more", "more", "more"])
+    bars = figures.segment_bars(segment_means(values, segment), "ndcg@10", "by test",
+                                segment_errors(values, segment))
+    for trace in bars.data:
+        for segment_name, mean, below in zip(trace.x, trace.y, trace.error_y.arrayminus):
+            assert mean - below >= -1e-12, (trace.name, segment_name, mean, below)
+    assert any(below < above for trace in bars.data                       # the upper side stays whole
+               for below, above in zip(trace.error_y.arrayminus, trace.error_y.array))
+
+
 def test_nineteen_genres_get_nineteen_colours():
     genres = [f"genre {i}" for i in range(19)]
     frame = pd.DataFrame({"x": np.arange(19.0), "y": np.arange(19.0), "genre": genres, "size": 1.0,

@@ -205,6 +205,11 @@ def test_evaluation_page_compares_two_models():
     segment = next(spec for c in at.get("plotly_chart") if "by user activity" in
                    (spec := json.loads(c.proto.spec))["layout"]["title"]["text"])
     assert {trace["name"] for trace in segment["data"]} == {"Markov chain", "Popularity"}
+    at.multiselect(key="ev-charted").set_value([]).run()
+    assert any(i.value.startswith("Choose models above") for i in at.info) and not at.exception
+    assert not any("by user activity" in json.loads(c.proto.spec)["layout"]["title"]["text"]
+                   for c in at.get("plotly_chart"))
+    at.multiselect(key="ev-charted").set_value(["markov", "pop"]).run()
     at.selectbox(key="ev-a").set_value("markov").run()
     at.selectbox(key="ev-b").set_value("pop").run()
     assert not at.exception
@@ -302,14 +307,14 @@ def test_evaluation_compares_models_on_a_cohort():
     at.select_slider(key="ev-rated").set_value("4★").run()
     at.slider(key="ev-age").set_value((20, 40)).run()
     assert not at.exception
-    note = next(c.value for c in at.caption if c.value.startswith("The table: all test users. Below: the "))
+    note = next(c.value for c in at.caption if c.value.startswith("The tables: all test users. Below: the "))
     assert "held-out item rated 4★ or more; aged 20–40" in note, note
     n = int(note.split("Below: the ")[1].split(" ")[0].replace(",", ""))
     assert 0 < n < 943
     verdicts = [s.value for s in at.success] + [w.value for w in at.warning]
     assert any(f"{n:,} users" in v for v in verdicts), (n, verdicts)  # the tests ran on the cohort
     at.selectbox(key="ev-taste").set_value("Horror").run()
-    note = next(c.value for c in at.caption if c.value.startswith("The table: all test users. Below: the "))
+    note = next(c.value for c in at.caption if c.value.startswith("The tables: all test users. Below: the "))
     assert "at least 20% Horror in their history" in note and not at.exception, note
     at.selectbox(key="ev-taste").set_value("any").run()
     at.select_slider(key="ev-rated").set_value("5★").run()

@@ -253,3 +253,21 @@ def test_the_co_occurrence_start_is_scaled_like_the_random_one(cycle):
     filled = np.abs(vectors).sum(axis=0) > 1e-3
     assert 0 < filled.sum() < 20
     assert 0.015 < vectors[:, filled].std() < 0.025
+
+
+def test_a_large_catalogue_trains_within_a_time_budget(gpt, monkeypatch):
+    """Beyond LARGE_CATALOGUE items an unbounded default would let `make build` run for hours."""
+    from recsys.models import sequential
+
+    large = make_dataset([(u, 5 * u + s, 5, s) for u in range(sequential.LARGE_CATALOGUE // 5 + 1)
+                          for s in range(5)])
+    assert large.n_items > sequential.LARGE_CATALOGUE
+    assert sequential.auto_time_budget(large) == sequential.LARGE_BUDGET_SECONDS
+    assert gpt.time_budget_ is None  # a small catalogue stops on validation, as before
+    # The budget really ends training: made tiny, the first epoch stops after its first batch.
+    monkeypatch.setattr(sequential, "LARGE_BUDGET_SECONDS", 1e-9)
+    cut = get_model("gpt", **SMALL, epochs=3, cooc_init=False).fit(large)
+    full = get_model("gpt", **SMALL, epochs=1, cooc_init=False, max_seconds=600).fit(large)
+    assert cut.time_budget_ == 1e-9 and full.time_budget_ == 600
+    assert len(cut.history_) == 1 and cut.history_[0]["targets"] < full.history_[0]["targets"], \
+        (cut.history_, full.history_)

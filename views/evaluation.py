@@ -30,12 +30,13 @@ report.text(f"{len(split.test):,} test users, leave-one-out by time, full rankin
 board = state.scoreboard(name)
 board = board.loc[[i for i in board.index if i in evaluations]] if not board.empty else board
 metrics = display_order(board.columns)
-if "ndcg@10" in board.columns:
-    board = board.sort_values("ndcg@10", ascending=False)
 # Two narrower tables at one K, not one of two dozen columns: that one scrolled sideways.
-ks = sorted({int(c.split("@")[1]) for c in metrics if "@" in c}) or [10]
-k = st.segmented_control("Metrics at K", ks, default=ks[0], key="ev-k", bind="query-params") or ks[0]
+ks = sorted({int(c.split("@")[1]) for c in metrics if "@" in c})
+k = st.segmented_control("Metrics at K", ks, default=ks[0], required=True, key="ev-k",
+                         bind="query-params") if ks else None
 at_k = [c for c in metrics if c.endswith(f"@{k}")]
+if f"ndcg@{k}" in board.columns:
+    board = board.sort_values(f"ndcg@{k}", ascending=False)
 for title, columns in (("Accuracy", [c for c in at_k if c.split("@")[0] in RANKING_METRICS]
                         + [c for c in metrics if c in RATING_METRICS]),
                        ("Beyond accuracy, and cost", [c for c in at_k if c.split("@")[0] in BEYOND_METRICS]
@@ -49,7 +50,7 @@ st.download_button("Download metrics (CSV)", board.to_csv().encode(), file_name=
 
 # The metrics measured per user (stored with each model): those can be averaged, segmented and paired.
 group = (f"Below: all {len(keep):,} test users." if keep.all() else
-         f"The table: all test users. Below: the {int(keep.sum()):,} in this group: {cohort.describe()}.")
+         f"The tables: all test users. Below: the {int(keep.sum()):,} in this group: {cohort.describe()}.")
 st.caption(group)
 report.text(group)
 if not keep.all():
@@ -102,9 +103,14 @@ if drawn:
     report.chart(st, figures.exposure_figure(
         pd.concat([exposure_by_popularity(lists[m], popularity).assign(model=m) for m in sorted(drawn)]),
         exposure_by_popularity(np.zeros((0, 10), np.int64), popularity)))
+elif charted:
+    st.caption("None of the charted models stored its test lists (build it again to see its exposure).")
+else:
+    st.caption("Choose models to chart under **Segments** to draw their exposure.")
 concentrated = [m for m, top in lists.items() if popularity_concentration(top, popularity) > 0.9]
 if concentrated:
-    st.warning(f"Everyone gets the same popular items from: {', '.join(concentrated)} — more than 90% "
+    st.warning(f"Everyone gets the same popular items from: {', '.join(concentrated)} (of all built "
+               "models, charted or not) — more than 90% "
                "of their top-10 slots go to the most popular 10% of items.", icon=":material/warning:")
 panels.training_curves(name, list(evaluations))
 if len(evaluations) > 1:

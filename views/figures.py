@@ -191,8 +191,9 @@ def embedding_map(frame: pd.DataFrame, dims: int, color: str, title: str, hover_
     return fig
 
 
-def highlight_roles(fig: go.Figure, frame: pd.DataFrame, dims: int, highlights=HIGHLIGHTS,
-                    whose: str = "user's ") -> go.Figure:
+def highlight_roles(fig: go.Figure, frame: pd.DataFrame, dims: int,
+                    highlights: tuple[tuple[str, str, str], ...] = HIGHLIGHTS, whose: str = "user's "
+                    ) -> go.Figure:
     """Marks the user's history, recommendations and held-out item (``frame['role']``) on an item map,
     or other roles given as (role, marker symbol, colour)."""
     for role, symbol, colour in highlights:
@@ -221,7 +222,8 @@ def item_on_map(frame: pd.DataFrame, title: str) -> go.Figure:
                                  marker={"size": 3, "color": "#c9c9d4"}))
     highlight_roles(fig, frame, 2, ITEM_HIGHLIGHTS, whose="")
     # larger, with a white rim: the star sits among its neighbours' diamonds
-    fig.update_traces(selector={"name": "this item"}, marker={"size": 20, "line": {"width": 1, "color": "white"}})
+    fig.update_traces(selector={"name": "this item"},
+                      marker={"size": 20, "line": {"width": 1, "color": "white"}})
     fig.update_layout(title=title, height=380, margin={"l": 10, "r": 10, "t": 40, "b": 10},
                       legend={"orientation": "h", "y": -0.05, "title": ""})
     fig.update_xaxes(visible=False)

@@ -80,7 +80,10 @@ for start in range(0, len(maps), 3):
         frame.loc[item, "role"] = "this item"
         column.plotly_chart(figures.item_on_map(frame, state.model_label(model)))
 missing = [state.model_label(m) for m in with_vectors if m not in maps]
-st.caption("UMAP maps of each model's item vectors (the Embeddings page draws them large): the star is "
-           "this item, the diamonds its 10 nearest items in the model's own space — UMAP keeps most "
-           "neighbours close, not all."
-           + (f" No map stored yet for {', '.join(missing)} (`make build` computes them)." if missing else ""))
+if maps:
+    st.caption("UMAP maps of each model's item vectors (the Embeddings page draws them large): the star is "
+               "this item, the diamonds its 10 nearest items in the model's own space — UMAP keeps most "
+               "neighbours close, not all.")
+if missing:
+    st.caption(f"No map stored yet for {', '.join(missing)}: `make build` computes them, or the Embeddings "
+               "page's **Compute it now**.")

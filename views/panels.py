@@ -292,6 +292,10 @@ def training_curves(name: str, models: list[str]) -> None:
                if state.model_label(m) not in set(curves.loc[curves["quantity"] == quantity, "model"])]
     if without:
         st.caption(f"Not recorded for {', '.join(without)}.")
+    cut = state.stopped_by_budget(name, models)
+    if cut:
+        st.caption(f"Stopped by their time budget, not by validation: {', '.join(cut)} (a longer budget "
+                   "may still help them: `max_seconds`).")
 
 
 def two_models(name: str, evaluations: dict[str, dict], metric: str, cohort: Cohort, report: Report) -> None:

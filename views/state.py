@@ -261,8 +261,8 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
 def show_scoreboard(board: pd.DataFrame, columns: list[str], highlight: list[str] | None = None
                     ) -> pd.DataFrame:
     """A scoreboard as the pages show it: models by their labels ("MF (BPR)", "GPT (epochs=5)"), every
-    row in view (no inner scroll hiding the 11th), numbers to 4 places. Returns what it showed, as
-    numbers (for an export)."""
+    row in view (no inner scroll hiding the 11th), metrics to 4 places, seconds to 0.1. Returns what it
+    showed, as numbers (for an export)."""
     def label(row: str) -> str:
         name, _, params = row.partition(" (")
         return model_label(name) + (f" ({params}" if params else "")
@@ -293,6 +293,17 @@ def training_curves(dataset: str, models: list[str]) -> pd.DataFrame:
                      for k, v in record.items() if k not in ("epoch", "sweep", "seconds", "targets")
                      and isinstance(v, (int, float)) and step is not None]
     return pd.DataFrame(rows, columns=["model", "step", "quantity", "value"])
+
+
+def stopped_by_budget(dataset: str, models: list[str]) -> list[str]:
+    """Labels of the models whose training their time budget ended (``time_budget_``), not validation."""
+    out = []
+    for m in models:
+        model = get_trained(dataset, m)
+        budget, history = getattr(model, "time_budget_", None), getattr(model, "history_", None) or []
+        if budget is not None and history and history[-1].get("seconds", 0) >= budget:
+            out.append(model_label(m))
+    return out
 
 
 def unbuilt_models(dataset: str, protocol: str = "loo") -> list[str]:
