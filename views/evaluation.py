@@ -59,13 +59,13 @@ per_user = [c for c in metrics if all(c in e for e in evaluations.values())]
 metric = st.selectbox("Metric", per_user, index=per_user.index("ndcg@10") if "ndcg@10" in per_user else 0,
                       key="ev-metric", bind="query-params")
 labels = {m: state.model_label(m) for m in evaluations}
-report.chart(st, figures.metric_bars(pd.DataFrame({
-    "model": list(labels.values()), metric: [float(np.nanmean(e[metric])) for e in evaluations.values()]}),
-    metric))
+means = {m: float(np.nanmean(e[metric])) for m, e in evaluations.items()}
+report.chart(st, figures.metric_bars(
+    pd.DataFrame({"model": list(labels.values()), metric: list(means.values())}), metric))
 
 st.subheader("Segments")
 # A dozen bars a group cannot be read: the charts below draw a few models, the sidebar's by default.
-ranked = sorted(evaluations, key=lambda m: -float(np.nanmean(evaluations[m][metric])))
+ranked = sorted(evaluations, key=lambda m: -means[m])
 default = [m for m in state.current_models() if m in evaluations] or ranked[:4]
 charted = st.multiselect("Models in the segment and exposure charts", ranked, default=default,
                          format_func=state.model_label, key="ev-charted", bind="query-params",

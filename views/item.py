@@ -59,8 +59,9 @@ with right:
         st.caption("No built model has stored its test lists yet.")
 
 st.subheader("Nearest items, per model")
-with_vectors = [m for m in state.current_models() or built
-                if m in built and state.get_trained(name, m).item_embeddings() is not None]
+vectors = {m: v for m in state.current_models() or built
+           if m in built and (v := state.get_trained(name, m).item_embeddings()) is not None}
+with_vectors = list(vectors)
 nearest = {m: state.item_index(name, m).similar_items(item, k=10) for m in with_vectors}
 for column, (model, (near, similarity)) in zip(st.columns(max(1, len(with_vectors))), nearest.items()):
     column.markdown(f"**{state.model_label(model)}**")
@@ -70,9 +71,8 @@ if not with_vectors:
     st.stop()
 
 st.subheader("Where it sits on each map")
-maps = {m: coords for m in with_vectors
-        if (coords := cached_projection(state.get_trained(name, m).item_embeddings(), dims=2,
-                                        compute=False)) is not None}
+maps = {m: coords for m, v in vectors.items()
+        if (coords := cached_projection(v, dims=2, compute=False)) is not None}
 for start in range(0, len(maps), 3):
     for column, (model, coords) in zip(st.columns(3), list(maps.items())[start:start + 3]):
         frame = item_projection_frame(ds, coords).assign(role="other items")
