@@ -11,7 +11,8 @@ from recsys.errors import DataError, ParameterError
 from recsys.explain import (HistoryExplanation, attention_frame, attention_matrix, available_methods,
                             because_you_watched, counterfactual_sentence, default_method, explain_items,
                             feature_shap, list_reasons, natural_title, shap_history)
-from recsys.explain.counterfactual import Counterfactual, excluded_mask, ranks_per_row
+from recsys.explain.counterfactual import (Counterfactual, best_scores, excluded_mask, margins,
+                                          ranks_per_row)
 from recsys.explain.history import bind_user
 from recsys.explain.methods import attention_rollout
 from recsys.explain.quality import (curve_auc, deletion_curves, removal_check, single_removal_drops,
@@ -417,3 +418,27 @@ def test_check_summary_counts_each_kind_of_case():
                                    "and holds when re-scored in 1; for 1 the model's terms prove that none "
                                    "exists.")
     assert check_summary([row]).endswith("re-scored in 1.")
+
+
+@pytest.mark.parametrize("kind", ["ties", "dense", "zeros"])
+@pytest.mark.parametrize("n_items", [30, 3000, 54542])
+def test_margins_match_their_definition(kind, n_items):
+    """The search's margins (best scores from block maxima, not a partition of whole rows) equal the
+    definition row by row: the item's score minus the limit-th best score of the other allowed items,
+    on tie-heavy scores (a neighbourhood model's zeros), distinct ones and all-equal ones."""
+    rng = np.random.default_rng(n_items)
+    rows = 6
+    scores = {"ties": rng.integers(0, 3, (rows, n_items)) * (rng.random((rows, n_items)) < 0.01),
+              "dense": rng.normal(size=(rows, n_items)),
+              "zeros": np.zeros((rows, n_items))}[kind].astype(np.float32)
+    excluded = rng.random(n_items) < 0.3
+    items = rng.integers(0, n_items, rows)
+    limits = np.array([1, 2, 10, 11, 25, n_items + 2])
+    got = margins(scores, items, excluded, limits)
+    for r in range(rows):
+        others = np.delete(np.where(excluded, -np.inf, scores[r].astype(np.float64)), items[r])
+        kth = np.sort(others)[::-1][min(limits[r], len(others)) - 1] if limits[r] <= len(others) else -np.inf
+        assert got[r] == scores[r, items[r]] - kth, f"row {r} (item {items[r]}, limit {limits[r]})"
+    best = best_scores(scores, excluded, 12)
+    reference = -np.sort(-np.where(excluded, -np.inf, scores.astype(np.float64)), axis=1)[:, :12]
+    np.testing.assert_array_equal(best, reference)

@@ -25,8 +25,9 @@ class ItemItemRecommender(Recommender):
         """
         self._check_fitted()
         history = self._check_histories([history])[0]
-        column = self.weights_[:, item]
-        column = column.toarray().ravel() if sparse.issparse(column) else np.asarray(column).ravel()
+        # The history's rows first: a column of a 54k-item sparse matrix scans every row.
+        terms = self.weights_[history][:, item]
+        terms = terms.toarray().ravel() if sparse.issparse(terms) else np.asarray(terms).ravel()
         first = np.zeros(len(history), bool)
         first[np.unique(history, return_index=True)[1]] = True
-        return np.where(first, column[history], 0.0).astype(np.float32)
+        return np.where(first, terms, 0.0).astype(np.float32)
