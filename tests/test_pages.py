@@ -143,6 +143,9 @@ def test_explanations_page_explains_attends_and_shows_feature_shap():
     assert any(m.value.startswith("**Because you watched") for m in at.markdown), \
         [m.value for m in at.markdown][:5]
     assert at.selectbox(key="ex-method").value == "occlusion"   # GPT's default
+    case = at.dataframe[0].value                                  # "This case, checked"
+    assert case.loc["method", ""] == "occlusion" and case.loc["faithful (top 3)", ""] in ("yes", "no")
+    assert not case[""].isin(["None", "True", "False", "nan"]).any(), case  # blanks and yes / no
     assert at.selectbox(key="ex-tf").value in ("gpt", "bert")
     assert len(at.get("plotly_chart")) == 4  # credit bars, Bayesian posterior, attention, feature waterfall
     at.selectbox(key="ex-method").set_value("shapley").run()
@@ -381,10 +384,11 @@ def test_what_if_editor_changes_the_lists_and_checks_explanations():
     assert not at.exception and list(check["model"].unique()) == ["ItemKNN", "Markov chain"]
     assert len(check) == 20  # one row per recommended item
     # exact terms (ItemKNN) and occlusion (Markov) credit most the item whose removal costs most
-    unfaithful = check.loc[~check["faithful (top 3)"].astype(bool), ["model", "recommendation"]]
+    unfaithful = check.loc[check["faithful (top 3)"] != "yes", ["model", "recommendation"]]
     assert unfaithful.empty, unfaithful
-    found = check["re-scored rank"].notna()
-    assert check.loc[found, "counterfactual holds"].astype(bool).all(), check.loc[found]
+    found = check["re-scored rank"] != ""
+    assert (check.loc[found, "counterfactual holds"] == "yes").all(), check.loc[found]
+    assert not check.isin(["None", "True", "False", "nan"]).any().any(), check  # read as a person would
 
 
 def test_items_filters_and_index_check():

@@ -58,7 +58,7 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
         else:
             right.markdown("**This case, checked**")
             rows = widgets.check_rows(name, model_name, history, ctx.index, (item,))
-            right.dataframe(pd.DataFrame(rows).drop(columns=["model", "recommendation"]).T.astype(str)
+            right.dataframe(readable(pd.DataFrame(rows).drop(columns=["model", "recommendation"])).T
                             .rename(columns={0: ""}))
     return item, recs
 
@@ -183,6 +183,21 @@ def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[i
             hide_index=True, height=38 + 35 * len(moves))  # every row in view: the ones that fell out last
 
 
+def readable(checks: pd.DataFrame) -> pd.DataFrame:
+    """A check table as a person reads it: yes / no, and a blank where a case has nothing to report (no
+    counterfactual to re-score) — the grid would print "None" and "True"."""
+    def cell(value) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, (bool, np.bool_)):
+            return "yes" if value else "no"
+        if isinstance(value, float) and value.is_integer():    # a rank in a column with blanks
+            return str(int(value))
+        return str(value)
+
+    return checks.map(cell)
+
+
 def check(name: str, ctx: state.UserContext, lists: dict[str, pd.DataFrame]) -> None:
     """The explanation check for every listed item of every model, one row per case."""
     with st.expander("Check the explanations, item by item"):
@@ -194,7 +209,7 @@ def check(name: str, ctx: state.UserContext, lists: dict[str, pd.DataFrame]) -> 
                     for row in widgets.check_rows(name, model, tuple(ctx.history.tolist()), ctx.index,
                                                   tuple(frame["item"].tolist()))]
             st.markdown(check_summary(rows))
-            st.dataframe(pd.DataFrame(rows).drop(columns="none can exist"), hide_index=True)
+            st.dataframe(readable(pd.DataFrame(rows).drop(columns="none can exist")), hide_index=True)
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------
