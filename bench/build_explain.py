@@ -30,8 +30,8 @@ def main() -> None:
     p.add_argument("--models", default=",".join(default_models()))
     p.add_argument("--users", type=int, default=None, help="test users to explain (default: as the build)")
     args = p.parse_args()
-    users = users_to_explain() if args.users is None else args.users
     dataset = load_dataset(args.dataset)
+    users = users_to_explain(dataset.n_items) if args.users is None else args.users
     split = make_split(dataset, "loo")
     store = ArtifactStore()
     rows = []

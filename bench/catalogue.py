@@ -17,7 +17,7 @@ import argparse
 import json
 import time
 
-from common import RESULTS, command_line, print_table, write_results
+from common import command_line, merge_results, print_table, write_results
 from models import METRICS, run_ranking
 
 from recsys.data import load_dataset
@@ -37,11 +37,6 @@ PUBLISHED = {
                          "fit_s": 521}]},
 }
 DEFAULT_MODELS = "pop,markov,itemknn,userknn,ease,bpr,content,gpt,bert"
-
-
-def _models_of(command: str) -> list[str]:
-    words = command.split()
-    return words[words.index("--models") + 1].split(",") if "--models" in words[:-1] else []
 
 
 def main() -> None:
@@ -89,12 +84,9 @@ def main() -> None:
         print_table(published["rows"], ["model", "hr@10", "ndcg@10", "fit_s"])
     name = f"catalogue-{dataset.name.lower()}"
     commands = [command_line()]
-    if args.merge and (RESULTS / f"{name}.json").exists():
-        old = json.loads((RESULTS / f"{name}.json").read_text())
-        done = {r["model"] for r in rows}
-        rows = [r for r in old["ranking"] if r["model"] not in done] + rows
-        # A command whose every model has been re-run no longer produced any row: drop it.
-        commands = [c for c in old.get("commands", []) if not set(_models_of(c)) <= done] + commands
+    if args.merge:
+        fields, commands = merge_results(name, {"ranking": rows})
+        rows = fields["ranking"]
     write_results(name, {
         "dataset": dataset.name, "stats": dataset.stats(), "test_users": len(split.test),
         "protocol": "leave-one-out by time, full ranking, seen items excluded", "ranking": rows,

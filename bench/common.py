@@ -2,6 +2,7 @@
 in a server process (also used by tests/test_browser.py)."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import resource
@@ -95,6 +96,37 @@ def command_line() -> str:
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else Path(sys.argv[0])
     return shlex.join([str(shown), *sys.argv[1:]])  # quoted: a JSON argument pastes back into a shell
+
+
+def _models_of(command: str) -> set[str] | None:
+    """The models a recorded command ran (``--models a,b`` or ``--models a b``), or None for its defaults."""
+    words = shlex.split(command)
+    if "--models" not in words[:-1]:
+        return None
+    names = []
+    for word in words[words.index("--models") + 1:]:
+        if word.startswith("--"):
+            break
+        names += [w for w in word.split(",") if w]
+    return set(names)
+
+
+def merge_results(name: str, fields: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], list[str]]:
+    """``--merge``: this run's rows (per field, each row naming its "model") in place of the same models'
+    rows of bench/results/<name>.json, the other rows kept; and the commands behind the merged rows (a
+    command whose every model has been re-run is dropped)."""
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return fields, [command_line()]
+    old = json.loads(path.read_text())
+    merged = {}
+    for field, rows in fields.items():
+        new = {r["model"]: r for r in rows}
+        merged[field] = [new.pop(r["model"], r) for r in old.get(field) or []] + list(new.values())
+    done = {r["model"] for rows in fields.values() for r in rows}
+    commands = [c for c in old.get("commands") or [old.get("command", "")]
+                if c and not (_models_of(c) is not None and _models_of(c) <= done)]
+    return merged, commands + [command_line()]
 
 
 def write_results(name: str, payload: dict) -> Path:

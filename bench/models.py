@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from common import print_table, write_results
+from common import merge_results, print_table, write_results
 
 from recsys.data import load_dataset
 from recsys.errors import NotApplicable
@@ -122,6 +122,8 @@ def main() -> None:
                    help="rating models for the 80/20 table (none: skip it)")
     p.add_argument("--no-rating", action="store_true", help="skip the rating models")
     p.add_argument("--out", default="models", help="results name: bench/results/<out>.json")
+    p.add_argument("--merge", action="store_true",
+                   help="replace only these models' rows in an existing results file")
     args = p.parse_args()
     ranking = run_ranking(args.models, args.seeds)
     print("\nRanking: ml-100k, leave-one-out by time, full ranking, test split (mean over seeds)")
@@ -132,8 +134,12 @@ def main() -> None:
         print("\nRatings: ml-100k, random 80/20 split (seed 0), test part")
         print_table(rating, ["model", "runs", "rmse", "mae", "mse", "coverage_50", "coverage_80",
                              "coverage_90", "fit_s", "epochs"])
+    payload = {"ranking": ranking, "rating": rating}
+    if args.merge:
+        payload, commands = merge_results(args.out, {"ranking": ranking, "rating": rating})
+        payload["commands"] = commands
     write_results(args.out, {"protocol": "ml-100k, leave-one-out by time, full ranking, test split",
-                             "ranking": ranking, "rating": rating})
+                             **payload})
 
 
 if __name__ == "__main__":

@@ -68,6 +68,49 @@ def test_userknn_does_not_count_the_user_as_their_own_neighbour(two_groups):
     assert np.allclose(with_self[0][history] / with_self[0].max(), 1.0)
 
 
+def _neighbour_scores_by_definition(user_items, histories, neighbors, shrink, exclude_users):
+    """UserKNN's scores written out row by row with dense arrays: cosine to every training user, the
+    ``neighbors`` most similar (and any tied with the last of them), their items summed by similarity."""
+    X = user_items.toarray()
+    norms = np.sqrt(X.sum(axis=1)).astype(np.float32)
+    out = []
+    for r, history in enumerate(histories):
+        h = np.zeros(X.shape[1], np.float32)
+        h[history] = 1.0
+        sims = (X @ h).astype(np.float32) / (np.sqrt(h.sum()) * norms + shrink + 1e-12)
+        if exclude_users is not None:
+            sims[exclude_users[r]] = 0.0
+        if neighbors < len(sims):
+            sims[sims < np.sort(sims)[::-1][neighbors - 1]] = 0.0
+        out.append(sims @ X)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("case", ["ml-100k: long histories, dense similarities",
+                                  "sparse: short histories, few shared items, ties"])
+def test_user_neighbour_scores_match_their_definition(ml100k, case):
+    from recsys.models.knn import user_neighbour_scores
+
+    rng = np.random.default_rng(0)
+    if case.startswith("ml-100k"):
+        user_items = ml100k.user_item_matrix()
+        histories = [ml100k.item[ml100k.user == u][:n] for u, n in ((0, 200), (5, 40), (100, 3), (7, 1))]
+    else:  # 300 users of 2-4 items among 400: most users share nothing with a history, many tie
+        rows = [(u, int(i), 1, t) for u in range(300)
+                for t, i in enumerate(rng.choice(400, size=rng.integers(2, 5), replace=False))]
+        user_items = make_dataset(rows).user_item_matrix()
+        histories = [rng.choice(user_items.shape[1], size=n, replace=False) for n in (1, 2, 3, 5, 8)]
+    norms = np.sqrt(np.asarray(user_items.sum(axis=1)).ravel()).astype(np.float32)
+    exclude = np.arange(len(histories))
+    for neighbors in (1, 5, 20):
+        for excluded in (None, exclude):
+            got = user_neighbour_scores(user_items, norms, histories, neighbors, 0.0, exclude_users=excluded)
+            want = _neighbour_scores_by_definition(user_items, histories, neighbors, 0.0, excluded)
+            for r in range(len(histories)):
+                assert np.allclose(got[r], want[r], rtol=1e-5, atol=1e-6), \
+                    (case, f"history {r} ({len(histories[r])} items)", neighbors, excluded is not None)
+
+
 def test_item_cosine_by_hand():
     ds = make_dataset([(1, "a", 1, 1), (1, "b", 1, 2), (2, "a", 1, 1), (3, "b", 1, 1)])
     model = get_model("itemknn", neighbors=5).fit(ds)

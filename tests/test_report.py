@@ -32,3 +32,26 @@ def test_render_replaces_only_the_marked_blocks(monkeypatch):
     out = report.render(text)
     assert out == ("before\n<!-- bench:quality -->\n| a |\n| --- |\n| 1 |\n<!-- /bench:quality -->\nafter\n"
                    "<!-- bench:nothing -->\nx\n<!-- /bench:nothing -->\n")
+
+
+def test_merge_keeps_other_rows_and_the_commands_behind_them(tmp_path, monkeypatch):
+    import json
+    import sys
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    old = {"command": "bench/models.py --models a b c", "ranking": [{"model": m, "v": 0} for m in "abc"],
+           "rating": [{"model": "r", "v": 0}]}
+    (tmp_path / "x.json").write_text(json.dumps(old))
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "bench" / "models.py"), "--models", "b", "d", "--merge"])
+    fields, commands = common.merge_results("x", {"ranking": [{"model": "b", "v": 1}, {"model": "d", "v": 1}],
+                                                  "rating": []})
+    assert [(r["model"], r["v"]) for r in fields["ranking"]] == [("a", 0), ("b", 1), ("c", 0), ("d", 1)]
+    assert fields["rating"] == old["rating"]             # a table this run did not make stays as it was
+    assert commands == ["bench/models.py --models a b c", "bench/models.py --models b d --merge"]
+    # once every model of a command has been re-run, that command made none of the rows: dropped
+    (tmp_path / "x.json").write_text(json.dumps({**old, "commands": commands}))
+    _, commands = common.merge_results("x", {"ranking": [{"model": m, "v": 2} for m in "abc"]})
+    assert commands == ["bench/models.py --models b d --merge", "bench/models.py --models b d --merge"]

@@ -23,30 +23,34 @@ _BLOCK_BYTES = 128 * 2**20
 
 def item_neighbours(X: sparse.csr_matrix, neighbors: int, shrink: float,
                     progress: Progress | None = None) -> sparse.csr_matrix:
-    """W (n_items, n_items): W[h, j] = cos(h, j) when h is among j's ``neighbors`` most similar items.
+    """W (n_items, n_items): W[h, j] = cos(h, j) when h is among j's ``neighbors`` most similar items
+    (of items tied with the last of them, the lowest indices).
 
-    Computed in column blocks so that only n_items × block similarities exist at once.
+    Computed for blocks of items j, the similarities kept sparse: on Amazon Beauty an item co-occurs
+    with a few hundred of 54.5k items, and choosing among those, not among a dense column of every item,
+    took the fit from 65 s to seconds.
     """
     n_items = X.shape[1]
-    Xc = sparse.csc_matrix(X, dtype=np.float32)
-    XT = sparse.csr_matrix(Xc.T)
-    norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()).astype(np.float32)
+    X = sparse.csr_matrix(X, dtype=np.float32)
+    XT = sparse.csr_matrix(X.T)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel()).astype(np.float32)
     k = min(neighbors, n_items - 1)
     block = max(1, _BLOCK_BYTES // (4 * max(n_items, 1)))
     rows, cols, vals = [], [], []
-    for lo in range(0, n_items, block):
+    for lo in range(0, n_items, block) if k > 0 else ():
         hi = min(lo + block, n_items)
-        dots = (XT @ Xc[:, lo:hi]).toarray()  # (n_items, b)
-        sims = dots / (norms[:, None] * norms[None, lo:hi] + shrink + 1e-12)
-        sims[np.arange(lo, hi), np.arange(hi - lo)] = 0.0  # an item is not its own neighbour
-        if k <= 0:
-            continue
-        top = np.argpartition(-sims, k - 1, axis=0)[:k]  # (k, b)
-        top_vals = np.take_along_axis(sims, top, axis=0)
-        keep = top_vals > 0
-        rows.append(top[keep])
-        cols.append(np.broadcast_to(np.arange(lo, hi), top.shape)[keep])
-        vals.append(top_vals[keep])
+        sims = sparse.csr_matrix(XT[lo:hi] @ X)  # (items j of the block, every item h)
+        sims.sort_indices()
+        j = np.repeat(np.arange(lo, hi), np.diff(sims.indptr))
+        h = sims.indices
+        sims.data /= norms[h] * norms[j] + shrink + 1e-12
+        sims.data[h == j] = 0.0  # an item is not its own neighbour
+        order = np.lexsort((h, -sims.data, j))  # per item j: most similar first, then lowest index
+        rank = np.arange(len(order)) - sims.indptr[j[order] - lo]
+        keep = order[(rank < k) & (sims.data[order] > 0)]
+        rows.append(h[keep])
+        cols.append(j[keep])
+        vals.append(sims.data[keep])
         if progress:
             progress(hi / n_items, f"similarities {hi:,}/{n_items:,} items")
     if not rows:
@@ -57,26 +61,58 @@ def item_neighbours(X: sparse.csr_matrix, neighbors: int, shrink: float,
 
 def user_neighbour_scores(user_items: sparse.csr_matrix, user_norms: np.ndarray,
                           histories: list[np.ndarray], neighbors: int, shrink: float,
-                          exclude_users: np.ndarray | None = None) -> np.ndarray:
-    """Scores from the ``neighbors`` training users most similar to each history (cosine)."""
+                          exclude_users: np.ndarray | None = None, dense: bool = True
+                          ) -> np.ndarray | sparse.csr_matrix:
+    """Scores from the ``neighbors`` training users most similar to each history (cosine); a user tied
+    with the ``neighbors``-th most similar one counts too. ``dense=False``: as a CSR matrix.
+
+    The similarities stay sparse: a short history shares items with few of the training users (on
+    Amazon Beauty ~50 of 40k), and selecting the neighbours among those, not among a dense row of every
+    user, made evaluating 40k histories ten times faster, with the same scores to the bit.
+    """
     n_users, n_items = user_items.shape
     H = history_matrix(histories, n_items)
     h_norm = np.sqrt(np.asarray(H.sum(axis=1)).ravel())
-    out = np.zeros((len(histories), n_items), np.float32)
-    chunk = max(1, _BLOCK_BYTES // (4 * max(n_users, 1)))
+    out = np.zeros((len(histories), n_items), np.float32) if dense else []
+    chunk = max(1, _BLOCK_BYTES // (4 * max(n_users, n_items, 1)))
     k = min(neighbors, n_users)
+    items_users = sparse.csr_matrix(user_items.T)
     for lo in range(0, len(histories), chunk):
         hi = min(lo + chunk, len(histories))
-        sims = (H[lo:hi] @ user_items.T).toarray()
-        sims /= h_norm[lo:hi, None] * user_norms[None, :] + shrink + 1e-12
+        sims = sparse.csr_matrix(H[lo:hi] @ items_users)
+        sims.sort_indices()  # the product's summation order below then matches a dense row's
+        rows = np.repeat(np.arange(hi - lo), np.diff(sims.indptr))
+        sims.data /= h_norm[lo:hi][rows] * user_norms[sims.indices] + shrink + 1e-12
         if exclude_users is not None:
-            sims[np.arange(hi - lo), exclude_users[lo:hi]] = 0.0  # a user is not their own neighbour
+            # a user is not their own neighbour
+            sims.data[sims.indices == np.asarray(exclude_users[lo:hi])[rows]] = 0.0
         if k < n_users:
-            cut = np.argpartition(-sims, k - 1, axis=1)[:, k - 1:k]
-            threshold = np.take_along_axis(sims, cut, axis=1)
-            sims[sims < threshold] = 0.0
-        out[lo:hi] = (sparse.csr_matrix(sims) @ user_items).toarray()
+            sims.data[sims.data < _kth_largest(sims, rows, k)[rows]] = 0.0
+        sims.eliminate_zeros()
+        if dense:
+            out[lo:hi] = (sims @ user_items).toarray()
+        else:
+            out.append(sparse.csr_matrix(sims @ user_items))
+    if not dense:
+        return sparse.vstack(out, format="csr") if out else sparse.csr_matrix((0, n_items), dtype=np.float32)
     return out
+
+
+def _kth_largest(m: sparse.csr_matrix, rows: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k-th largest stored value; 0 where a row stores fewer than k (non-negative values)."""
+    counts = np.diff(m.indptr)
+    kth = np.zeros(m.shape[0], m.data.dtype)
+    full = np.flatnonzero(counts >= k)
+    if not len(full):
+        return kth
+    if m.nnz > m.shape[0] * m.shape[1] // 8:
+        # Long histories (ml-100k) share items with most users: a dense partition is faster there.
+        dense = m.toarray() if len(full) == m.shape[0] else m[full].toarray()
+        kth[full] = -np.partition(-dense, k - 1, axis=1)[:, k - 1]
+        return kth
+    order = np.lexsort((-m.data, rows))  # by row, then largest first
+    kth[full] = m.data[order[m.indptr[full] + k - 1]]
+    return kth
 
 
 @register("itemknn")
@@ -120,9 +156,14 @@ class UserKNN(Recommender):
                                      self.shrink, exclude_users=users)
 
 
-def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
-    top = scores.max(axis=1, keepdims=True)
-    return np.divide(scores, top, out=np.zeros_like(scores), where=top > 0)
+def _row_max_scaled(scores: sparse.csr_matrix, weight: float) -> sparse.csr_matrix:
+    """weight × each row divided by its maximum (rows of zeros stay zero); non-negative scores."""
+    scores = sparse.csr_matrix(scores, dtype=np.float32)
+    top = scores.max(axis=1).toarray().ravel()
+    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
+    top = top[rows]
+    scores.data = weight * np.divide(scores.data, top, out=np.zeros_like(scores.data), where=top > 0)
+    return scores
 
 
 @register("hybridcf")
@@ -150,8 +191,11 @@ class HybridCF(Recommender):
         return self
 
     def _score(self, histories, users):
-        item_based = (history_matrix(histories, self.n_items_) @ self.weights_).toarray()
+        # Both parts stay sparse until they are summed: on a 54.5k-item catalogue, dense arithmetic on
+        # rows of mostly zeros was more than half of the time of evaluating 40k users.
+        item_based = history_matrix(histories, self.n_items_) @ self.weights_
         user_based = user_neighbour_scores(self.user_items_, self.user_norms_, histories,
-                                           self.user_neighbors, self.shrink, exclude_users=users)
-        return (self.alpha * _row_max_normalise(item_based)
-                + (1 - self.alpha) * _row_max_normalise(user_based))
+                                           self.user_neighbors, self.shrink, exclude_users=users,
+                                           dense=False)
+        return (_row_max_scaled(item_based, self.alpha)
+                + _row_max_scaled(user_based, 1 - self.alpha)).toarray()
