@@ -343,6 +343,25 @@ def test_counterfactual_sentence():
                                                          "the Dog out of the top 10")
 
 
+def test_counterfactual_sentence_of_a_folded_in_history_starts_from_its_own_rank():
+    """MF ranks a known user's list with the learned vector and is explained through the folded-in
+    history: the sentence names that rank instead of letting '#1 in the list' meet 'drops from #63'."""
+    titles = np.array(["Wag the Dog", "Eve's Bayou", "Apostle, The", "X"], dtype=object)
+    e = HistoryExplanation(0, np.array([1, 2, 3]), np.array([0.5, 0.4, 0.0]), 0, 1, "occlusion",
+                           settings={"path": "folded-in history (the learned user vector has no items to "
+                                             "credit)"},
+                           counterfactual=Counterfactual(np.array([0]), True, 63, 81, 63, 10, 5))
+    assert counterfactual_sentence(e, titles) == \
+        "Folded in from the history, Wag the Dog ranks #63; without Eve's Bayou it drops to #81."
+    e.counterfactual = Counterfactual(np.array([0]), False, 63, 60, 63, 10, 5)
+    assert counterfactual_sentence(e, titles) == ("Folded in from the history, Wag the Dog ranks #63; no set "
+                                                  "of up to 10 history items found that ranks it lower.")
+    e.counterfactual = Counterfactual(np.array([0]), False, 2, 7, 10, 10, 5)
+    assert counterfactual_sentence(e, titles) == (
+        "Folded in from the history, Wag the Dog ranks #2; no set of up to 10 history items found whose "
+        "removal takes it out of the top 10 (the furthest it sank was #7).")
+
+
 def test_bad_explanation_requests(models):
     with pytest.raises(ParameterError, match="empty history"):
         shap_history(models["markov"], [], 1)

@@ -83,20 +83,31 @@ def list_reasons(explanations: Sequence[HistoryExplanation], titles, n: int = 3,
 
 
 def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
-    """"Without A and B, Wag the Dog drops from #1 to #37", or why there is no such set."""
+    """"Without A and B, Wag the Dog drops from #1 to #37", or why there is no such set.
+
+    A model with per-user vectors (MF) ranks a known user's list with the learned vector but is explained
+    through the folded-in history, where the item may stand elsewhere: the sentence then says so and
+    starts from that rank, so that "#1 in the list" and "drops from #63" never meet unexplained."""
     titles = np.asarray(titles, dtype=object)
     fact, item = explanation.counterfactual, natural_title(titles[explanation.item])
     if explanation.method == "none":
         return f"No counterfactual: {explanation.settings['reason']}."
     if fact is None:
         return "No counterfactual was searched for."
+    folded = str(explanation.settings.get("path", "")).startswith("folded-in")
+    prefix = f"Folded in from the history, {item} ranks #{fact.rank_before}; " if folded else ""
     if not fact.found:
         moved = (f"it stayed at #{fact.rank_before}" if fact.rank_after <= fact.rank_before else
                  f"the furthest it sank was #{fact.rank_after:,}")
         if fact.proved_none:
             return (f"No set of up to {fact.max_removals} history items can take {item} out of the top "
                     f"{fact.cutoff}: the model's per-item terms rule it out ({moved} in the search).")
-        return (f"No set of up to {fact.max_removals} history items found whose removal takes {item} out "
-                f"of the top {fact.cutoff} ({moved}).")
+        if folded and fact.cutoff == fact.rank_before:  # below the top already: the search tried to sink it
+            return prefix + f"no set of up to {fact.max_removals} history items found that ranks it lower."
+        none = (f"no set of up to {fact.max_removals} history items found whose removal takes "
+                f"{'it' if folded else item} out of the top {fact.cutoff} ({moved}).")
+        return prefix + none if folded else none[0].upper() + none[1:]
     names = [natural_title(titles[int(explanation.history[p])]) for p in fact.removed]
+    if folded:
+        return prefix + f"without {_listed(names)} it drops to #{fact.rank_after:,}."
     return f"Without {_listed(names)}, {item} drops from #{fact.rank_before} to #{fact.rank_after:,}."
