@@ -80,6 +80,13 @@ def item_projection_frame(dataset: Dataset, coords: np.ndarray) -> pd.DataFrame:
     return frame
 
 
+def item_colourings(dataset: Dataset) -> list[str]:
+    """What an item map can be coloured by: popularity always; genre and year where some item has one
+    (a catalogue of bare ids would paint every point "(none)")."""
+    has_years = bool(dataset.items["year"].notna().any())
+    return ["genre"] * dataset.has_genres + ["popularity"] + ["year"] * has_years
+
+
 def user_vectors(model, heldout, *, max_users: int = 20_000, seed: int = 0
                  ) -> tuple[np.ndarray, np.ndarray] | None:
     """(user indices, vectors) from ``model.user_embedding`` of each held-out user's history — at

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from recsys.errors import DataError, ParameterError
-from recsys.projection import cached_projection, item_projection_frame, project
+from recsys.projection import cached_projection, item_colourings, item_projection_frame, project
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +72,12 @@ def test_user_map_rows_match_users(ml100k, ml100k_split):
     assert frame["user_id"].tolist() == [str(ml100k.user_ids[u]) for u in users]
     assert {"age", "gender", "occupation", "x", "y"} <= set(frame.columns)
     assert user_vectors(get_model("pop").fit(ml100k_split.train), ml100k_split.test) is None
+
+
+def test_item_maps_are_coloured_only_by_what_the_catalogue_has(ml100k, tmp_path):
+    from recsys.data import load_dataset
+
+    assert item_colourings(ml100k) == ["genre", "popularity", "year"]
+    path = tmp_path / "seq.txt"  # a SASRec-style file of bare ids: no genres, no years
+    path.write_text("".join(f"{u} {(u * 7 + s) % 40 + 1}\n" for u in range(1, 30) for s in range(5)))
+    assert item_colourings(load_dataset(str(path))) == ["popularity"]

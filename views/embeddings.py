@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from views import figures, state, widgets
-from recsys.projection import (cached_projection, cached_user_vectors, item_projection_frame,
-                               user_projection_frame)
+from recsys.projection import (cached_projection, cached_user_vectors, item_colourings,
+                               item_projection_frame, user_projection_frame)
 
 name, ds, built = state.open_page("Embeddings")
 with_vectors = [m for m in built if state.get_trained(name, m).item_embeddings() is not None]
@@ -55,8 +55,8 @@ if kind == "users":
                "view sit together.")
     st.stop()
 
-colour = c.radio("Colour by", ["genre", "popularity", "year"], horizontal=True, key="emb-colour",
-                 bind="query-params")
+offered = item_colourings(ds)  # a bare-id catalogue (Amazon Beauty) has no genres or years
+colour = c.radio("Colour by", offered, horizontal=True, key="emb-colour", bind="query-params")
 frame = item_projection_frame(ds, projected("items", model.item_embeddings())).assign(role="other items")
 if user is not None:
     ctx = state.user_context(name, user)
@@ -68,7 +68,8 @@ frame = frame.assign(size=np.where(frame["role"] == "other items", 3, 10),
                      **{"log popularity": np.log1p(frame["popularity"])})
 fig = figures.embedding_map(frame, dims, {"popularity": "log popularity"}.get(colour, colour),
                             f"{label}: {len(frame):,} items, UMAP (cosine)", "title",
-                            {"genres": True, "year": True, "popularity": True, "role": True},
+                            {"genres": "genre" in offered, "year": "year" in offered, "popularity": True,
+                             "role": True},
                             9 if dims == 2 else 6)
 st.plotly_chart(figures.highlight_roles(fig, frame, dims))
 if user is not None:
