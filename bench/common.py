@@ -125,7 +125,7 @@ def merge_results(name: str, fields: dict[str, list[dict]]) -> tuple[dict[str, l
         merged[field] = [new.pop(r["model"], r) for r in old.get(field) or []] + list(new.values())
     done = {r["model"] for rows in fields.values() for r in rows}
     commands = [c for c in old.get("commands") or [old.get("command", "")]
-                if c and not (_models_of(c) is not None and _models_of(c) <= done)]
+                if c and not ((ran := _models_of(c)) is not None and ran <= done)]
     return merged, commands + [command_line()]
 
 

@@ -68,6 +68,10 @@ class HistoryExplanation:
         return order[self.values[order] > floor[order]][:n]
 
 
+# ``settings["path"]`` of a model with per-user vectors (MF): explained through its folded-in history.
+FOLDED_IN = "folded-in history (the learned user vector has no items to credit)"
+
+
 class KnownUser:
     """A model that scores every history as one known user's (UserKNN leaves that user out of their
     own neighbours), so explanations and their checks rank items as the user's list does."""
@@ -134,8 +138,7 @@ def explain_items(model: Recommender, history, items, *, user: int | None = None
     method = method or default_method(model)
     single = single_removals(model, history) if counterfactual or method == "occlusion" else None
     found = attribute(model, history, items, method, seed=seed, pairs=pairs, steps=steps, single=single)
-    settings = {**found.settings, "path": "folded-in history (the learned user vector has no items to "
-                "credit)" if model.per_user_parameters else "history"}
+    settings = {**found.settings, "path": FOLDED_IN if model.per_user_parameters else "history"}
     if counterfactual:
         facts = counterfactuals(model, history, items, found.values, cutoff=cutoff,
                                 max_removals=max_removals, excluded=excluded, single=single)

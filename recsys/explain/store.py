@@ -16,7 +16,7 @@ import numpy as np
 from recsys.errors import ParameterError, RecsysError
 from recsys.explain.counterfactual import Counterfactual
 from recsys.explain.history import HistoryExplanation, explain_items
-from recsys.models.base import Recommender
+from recsys.models.base import LARGE_CATALOGUE, Recommender
 from recsys.progress import Progress
 
 LIST_LENGTH = 10
@@ -26,7 +26,6 @@ VERSION = 2
 DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users explains the rest live
 # Above LARGE_CATALOGUE items a list costs more to explain (every removal re-scores the whole catalogue):
 # on Amazon Beauty (54.5k items) 2,000 users' lists took 14 minutes of a build, 500 take a quarter of that.
-LARGE_CATALOGUE = 10_000
 LARGE_CATALOGUE_USERS = 500
 
 

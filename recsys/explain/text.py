@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from recsys.explain.history import HistoryExplanation
+from recsys.explain.history import FOLDED_IN, HistoryExplanation
 
 # MovieLens moves a leading article to the end: "Prophecy II, The (1998)", "Cité des enfants perdus, La".
 _ARTICLE = re.compile(r"^(?P<name>.+?), (?P<article>The|A|An|L'|La|Le|Les|Il|Das|Der|Die|El|Los|Las|"
@@ -94,7 +94,7 @@ def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
         return f"No counterfactual: {explanation.settings['reason']}."
     if fact is None:
         return "No counterfactual was searched for."
-    folded = str(explanation.settings.get("path", "")).startswith("folded-in")
+    folded = explanation.settings.get("path") == FOLDED_IN
     prefix = f"Folded in from the history, {item} ranks #{fact.rank_before}; " if folded else ""
     if not fact.found:
         moved = (f"it stayed at #{fact.rank_before}" if fact.rank_after <= fact.rank_before else
@@ -104,9 +104,9 @@ def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
                     f"{fact.cutoff}: the model's per-item terms rule it out ({moved} in the search).")
         if folded and fact.cutoff == fact.rank_before:  # below the top already: the search tried to sink it
             return prefix + f"no set of up to {fact.max_removals} history items found that ranks it lower."
-        none = (f"no set of up to {fact.max_removals} history items found whose removal takes "
-                f"{'it' if folded else item} out of the top {fact.cutoff} ({moved}).")
-        return prefix + none if folded else none[0].upper() + none[1:]
+        lead, subject = (prefix + "no", "it") if folded else ("No", item)
+        return (f"{lead} set of up to {fact.max_removals} history items found whose removal takes {subject} "
+                f"out of the top {fact.cutoff} ({moved}).")
     names = [natural_title(titles[int(explanation.history[p])]) for p in fact.removed]
     if folded:
         return prefix + f"without {_listed(names)} it drops to #{fact.rank_after:,}."

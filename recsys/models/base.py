@@ -34,6 +34,11 @@ CONFIG_FILE = "config.json"
 ARRAYS_FILE = "arrays.npz"
 
 
+# Items above which a build economises: the transformers train within a time budget
+# (``sequential.auto_time_budget``) and fewer test users' lists are explained ahead (``explain.store``).
+LARGE_CATALOGUE = 10_000
+
+
 class Recommender(ABC):
     """Base class: ``fit``, ``score``, ``recommend``, embeddings, ``save`` / ``load``."""
 

@@ -21,6 +21,11 @@ from recsys.progress import Progress
 _BLOCK_BYTES = 128 * 2**20
 
 
+def _stored_rows(m: sparse.csr_matrix) -> np.ndarray:
+    """The row of each stored value of a CSR matrix (aligned with ``m.data`` and ``m.indices``)."""
+    return np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+
+
 def item_neighbours(X: sparse.csr_matrix, neighbors: int, shrink: float,
                     progress: Progress | None = None) -> sparse.csr_matrix:
     """W (n_items, n_items): W[h, j] = cos(h, j) when h is among j's ``neighbors`` most similar items
@@ -41,7 +46,7 @@ def item_neighbours(X: sparse.csr_matrix, neighbors: int, shrink: float,
         hi = min(lo + block, n_items)
         sims = sparse.csr_matrix(XT[lo:hi] @ X)  # (items j of the block, every item h)
         sims.sort_indices()
-        j = np.repeat(np.arange(lo, hi), np.diff(sims.indptr))
+        j = lo + _stored_rows(sims)
         h = sims.indices
         sims.data /= norms[h] * norms[j] + shrink + 1e-12
         sims.data[h == j] = 0.0  # an item is not its own neighbour
@@ -81,7 +86,7 @@ def user_neighbour_scores(user_items: sparse.csr_matrix, user_norms: np.ndarray,
         hi = min(lo + chunk, len(histories))
         sims = sparse.csr_matrix(H[lo:hi] @ items_users)
         sims.sort_indices()  # the product's summation order below then matches a dense row's
-        rows = np.repeat(np.arange(hi - lo), np.diff(sims.indptr))
+        rows = _stored_rows(sims)
         sims.data /= h_norm[lo:hi][rows] * user_norms[sims.indices] + shrink + 1e-12
         if exclude_users is not None:
             # a user is not their own neighbour
@@ -159,9 +164,7 @@ class UserKNN(Recommender):
 def _row_max_scaled(scores: sparse.csr_matrix, weight: float) -> sparse.csr_matrix:
     """weight × each row divided by its maximum (rows of zeros stay zero); non-negative scores."""
     scores = sparse.csr_matrix(scores, dtype=np.float32)
-    top = scores.max(axis=1).toarray().ravel()
-    rows = np.repeat(np.arange(scores.shape[0]), np.diff(scores.indptr))
-    top = top[rows]
+    top = scores.max(axis=1).toarray().ravel()[_stored_rows(scores)]
     scores.data = weight * np.divide(scores.data, top, out=np.zeros_like(scores.data), where=top > 0)
     return scores
 

@@ -40,7 +40,7 @@ from recsys.data.dataset import Dataset
 from recsys.distributed import agree, agree_max, data_parallel, loss_weight, shard
 from recsys.errors import ArtifactError, ParameterError
 from recsys.io import atomic_write_bytes
-from recsys.models.base import Recommender
+from recsys.models.base import LARGE_CATALOGUE, Recommender
 from recsys.models.torch_utils import (ndcg_validation, optimizer_step, resolve_device, seed_everything,
                                        train_epochs)
 from recsys.progress import Progress
@@ -155,7 +155,6 @@ def windows(sequences: list[np.ndarray], length: int, step: int) -> list[np.ndar
 
 
 SHORT_HISTORIES = 20  # median items per training sequence below which batches are small
-LARGE_CATALOGUE = 10_000  # items above which a model trains within a time budget unless told otherwise
 LARGE_BUDGET_SECONDS = 420.0
 
 
