@@ -23,12 +23,12 @@ from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
 
 RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "bpr-plain",
-                  "content", "gpt", "gpt-no-content", "bert", "bert-no-content"]
+                  "content", "gpt", "gpt-text-start", "bert", "bert-no-content"]
 # Rows that are a registered model with other parameters than its defaults.
 # The transformers get a wall-clock budget so that the run ends in reasonable time on 2 cores.
 VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
             "gpt": ("gpt", {"max_seconds": 300}),
-            "gpt-no-content": ("gpt", {"content_init": False, "max_seconds": 300}),
+            "gpt-text-start": ("gpt", {"content_init": True, "max_seconds": 300}),
             "gpt-no-decay": ("gpt", {"lr_decay": False, "epochs": 200, "patience": 10,
                                      "max_seconds": 300}),
             "bert": ("bert", {"max_seconds": 300}),

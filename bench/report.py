@@ -24,7 +24,7 @@ README = ROOT / "README.md"
 LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybridcf": "Hybrid CF",
           "markov": "Markov chain", "ease": "EASE", "bpr": "MF-BPR",
           "bpr-plain": "MF-BPR without recency sampling", "content": "Content (MiniLM text only)",
-          "gpt": "GPT", "gpt-no-content": "GPT, random item embeddings", "gpt-no-decay": "GPT, constant LR",
+          "gpt": "GPT", "gpt-text-start": "GPT, item vectors from titles", "gpt-no-decay": "GPT, constant LR",
           "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
           "features": "feature model", "ratingmf": "rating MF", "bpmf": "Bayesian MF (posterior mean)",
           "bpmf-thompson": "Bayesian MF, Thompson draw"}

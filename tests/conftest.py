@@ -101,6 +101,7 @@ SLOW_TESTS = {
     "test_classic_models.py::test_bpr_fold_in_agrees_with_the_learned_user_vectors",
     "test_models.py::test_score_shape_and_dtype[gpt]", "test_models.py::test_score_shape_and_dtype[bert]",
     "test_sequence_models.py::test_content_init_gives_item_embeddings_from_text",
+    "test_sequence_models.py::test_gpt_starts_from_co_occurrence_even_where_items_have_text",
     "test_artifacts.py::test_per_user_evaluation_is_stored_and_averages_to_the_reported_means",
     "test_cli.py::test_module_entry_point_runs", "test_cli.py::test_train_then_recommend_reuses_the_artifact",
     "test_projection.py::test_projection_keeps_clusters_apart",        # umap's first compile

@@ -62,6 +62,19 @@ def test_nineteen_genres_get_nineteen_colours():
     assert len(colours) == 19 and len(set(colours)) == 19
 
 
+def test_a_colour_scale_moves_the_roles_legend_below_the_map():
+    # A numeric colouring draws a colour bar on the right, where the legend of highlighted roles was
+    # drawn over its title (Amazon Beauty's map coloured by log popularity).
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0], "y": [0.0, 1.0, 0.5], "size": 1.0, "title": list("abc"),
+                          "genre": ["g", "h", "g"], "log popularity": [0.5, 1.0, 2.0],
+                          "role": ["history", "other items", "other items"]})
+    for colour, below in (("log popularity", True), ("genre", False)):
+        fig = figures.highlight_roles(figures.embedding_map(frame, 2, colour, "map", "title", {}, 9),
+                                      frame, 2)
+        assert (fig.layout.legend.orientation == "h") is below, colour
+        assert (fig.layout.legend.y is not None and fig.layout.legend.y < 0) is below, colour
+
+
 def test_pairs_heatmap_colours_only_significant_cells():
     from recsys.compare import compare_all, pairs_matrix
 

@@ -187,7 +187,11 @@ def embedding_map(frame: pd.DataFrame, dims: int, color: str, title: str, hover_
     hidden = {axis: False for axis in axes} | {"size": False}
     fig = plot(frame, **axes, color=color, size="size", size_max=size_max, hover_name=hover_name,
                hover_data=hover_data | hidden, title=title, color_discrete_sequence=CATEGORIES)
-    fig.update_layout(height=650, legend={"itemsizing": "constant"})
+    legend = {"itemsizing": "constant"}
+    if pd.api.types.is_numeric_dtype(frame[color]):
+        # A colour scale takes the right edge; the highlighted roles' legend would sit on its title.
+        legend |= {"orientation": "h", "yanchor": "top", "y": -0.1, "x": 0}
+    fig.update_layout(height=650, legend=legend)
     return fig
 
 
