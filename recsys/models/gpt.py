@@ -8,9 +8,10 @@ autoregressively (greedy, or beam search), each step conditioned on the items ch
 
 Its item embeddings start from the co-occurrence spectral embedding of the training sequences
 (``cooc_init``), not from the item texts (``content_init=False``): on ml-100k the co-occurrence start gave
-test NDCG@10 0.1114 (mean of 3 seeds) against 0.0983 from the MiniLM title vectors and 0.088 from random
-(validation agreed: 0.116 against 0.113). A text start remains an option for catalogues where items
-nobody has interacted with must be recommendable.
+test NDCG@10 0.1115 against 0.0983 from the MiniLM title vectors (3 seeds each; bench/results/gpt.json)
+and 0.088 from random (one seed); validation agreed (best 0.116, mean of 3 seeds, against 0.113 for the
+title start, one seed). A text start remains an option for catalogues where items nobody has interacted
+with must be recommendable.
 """
 from __future__ import annotations
 
