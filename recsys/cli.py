@@ -227,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"{p.prog}: error: under torchrun only 'train' runs (got {args.command!r})\n")
     try:
         distributed.init()
-        return args.fn(args)
+        code = args.fn(args)
+        distributed.finish(wait=True)  # every process got here; after an error (below) none waits
+        return code
     except RecsysError as e:
         print(f"{p.prog}: error: {e}", file=sys.stderr)
         return 2

@@ -48,10 +48,15 @@ def init() -> bool:
     return True
 
 
-def finish() -> None:
-    """Leave the process group (a no-op when not distributed)."""
+def finish(wait: bool = False) -> None:
+    """Leave the process group (a no-op when not distributed). ``wait``: first wait for every process
+    to get here, which is right only when all of them finished normally. Rank 0 saves and prints after
+    training while the others are done; a process that tore its group down while rank 0 was still
+    connected was once killed by gloo (SIGABRT, "terminate called without an active exception")."""
     dist = _group()
     if dist is not None:
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 
