@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from common import RESULTS, command_line, print_table, write_results
+from common import RESULTS, command_line, merge_results, print_table, write_results
 
 from recsys.data import load_dataset
 from recsys.explain import available_methods, default_method, explain_items
@@ -165,11 +165,9 @@ def main(argv: list[str] | None = None) -> None:
         old = json.loads((RESULTS / f"{args.out}.json").read_text())
         if old["users"] != len(users):
             sys.exit(f"--merge: {args.out}.json has {old['users']} users, this run {len(users)}")
-        done = {r["model"] for r in results}
-        results = [r for r in old["results"] if r["model"] not in done] + results
+        merged, commands = merge_results(args.out, {"results": results})
         order = {m: i for i, m in enumerate(DEFAULT_MODELS)}
-        results.sort(key=lambda r: order.get(r["model"], len(order)))
-        commands = old.get("commands", [old.get("command", "")]) + commands
+        results = sorted(merged["results"], key=lambda r: order.get(r["model"], len(order)))
     write_results(args.out, {"users": len(users), "k": 10, "seeds": list(SEEDS), "results": results,
                              "commands": commands})
 

@@ -25,6 +25,7 @@ LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybr
           "markov": "Markov chain", "ease": "EASE", "bpr": "MF-BPR",
           "bpr-plain": "MF-BPR without recency sampling", "content": "Content (MiniLM text only)",
           "gpt": "GPT", "gpt-text-start": "GPT, item vectors from titles", "gpt-no-decay": "GPT, constant LR",
+          "gpt-no-prior": "GPT without the transition prior", "bert-prior": "BERT4Rec + transition prior",
           "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
           "features": "feature model", "ratingmf": "rating MF", "bpmf": "Bayesian MF (posterior mean)",
           "bpmf-thompson": "Bayesian MF, Thompson draw"}

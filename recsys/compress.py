@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+from scipy import sparse
 import torch
 import torch.nn as nn
 
@@ -84,6 +85,9 @@ def state_bytes(model: Recommender) -> int:
     for value in model._fitted_state().values():
         if isinstance(value, np.ndarray):
             total += value.nbytes
+        elif sparse.issparse(value):  # e.g. the transition prior's counts
+            csr = sparse.csr_matrix(value)
+            total += csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes
         elif isinstance(value, nn.Module):
             total += _module_bytes(value)
     return total
@@ -115,6 +119,10 @@ def linear_parts(model: Recommender, histories, users: np.ndarray | None = None
         queries = np.asarray(model._user_vectors(rows, users), np.float32)
         items, bias = np.asarray(model.item_factors_, np.float32), model.item_bias_
     elif _sequential(model):
+        if getattr(model, "prior_weight_", 0.0):
+            raise ParameterError(f"{model.name} adds the Markov chain's log-probability to its dot product "
+                                 f"(prior_weight_ {model.prior_weight_:g}); linear_parts covers it only "
+                                 "with transition_prior=False")
         if any(len(h) == 0 for h in rows):
             raise ParameterError("linear_parts needs non-empty histories")
         queries = model._final_states(rows).numpy()

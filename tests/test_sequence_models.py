@@ -196,6 +196,51 @@ def test_gpt_starts_from_co_occurrence_even_where_items_have_text(ml100k):
     assert bert.content_init and not bert.cooc_init
 
 
+@pytest.mark.parametrize("name", ["gpt", "bert"])
+def test_transition_prior_is_weighed_on_validation_and_added_to_each_score(cycle, name, tmp_path):
+    from recsys import compress
+    from recsys.models.sequential import PRIOR_CHAIN, PRIOR_FLOOR, PRIOR_WEIGHTS
+    from recsys.split import leave_one_out
+
+    split = leave_one_out(cycle)
+    # One epoch leaves the transformer far from the cycle; the Markov chain knows it exactly, so the
+    # validation NDCG@10 must pick a positive weight for it.
+    model = get_model(name, **SMALL, epochs=1, transition_prior=True).fit(split.train, valid=split.valid)
+    tried = dict(model.prior_validation_)
+    assert sorted(tried) == sorted(PRIOR_WEIGHTS)
+    assert model.prior_weight_ > 0 and tried[model.prior_weight_] == max(tried.values())
+    assert tried[model.prior_weight_] > tried[0.0]
+    chain = get_model("markov", **PRIOR_CHAIN).fit(split.train)
+    counts = split.train.item_popularity() + 1.0
+    chain.popularity_ = counts / counts.sum()  # the prior smooths toward add-one popularity
+    histories = ([np.array([(s + i) % 20 for i in range(6)]) for s in range(20)]
+                 + [np.array([7]), np.array([], dtype=np.int64)])
+    with_prior = model.score(histories)
+    weight, model.prior_weight_ = model.prior_weight_, 0.0
+    alone = model.score(histories)
+    model.prior_weight_ = weight
+    expected = alone + weight * np.log(chain.score(histories) + PRIOR_FLOOR)
+    for h, got, want in zip(histories, with_prior, expected):
+        assert np.allclose(got, want, rtol=1e-5, atol=1e-4), f"history {h.tolist()}"
+    assert np.allclose(model.score(split.valid.histories)[:3], model.score(split.valid.histories.rows(0, 3)))
+    again = load_model(model.save(tmp_path / name))
+    assert again.prior_weight_ == weight and np.allclose(again.score(histories), with_prior, atol=1e-5)
+    with pytest.raises(ParameterError, match="transition_prior"):  # no longer a pure dot product
+        compress.linear_parts(model, histories[:3])
+
+
+def test_without_validation_the_prior_stays_off_even_on_a_refit(cycle):
+    from recsys.split import leave_one_out
+
+    split = leave_one_out(cycle)
+    model = get_model("gpt", **SMALL, epochs=1, transition_prior=True).fit(split.train, valid=split.valid)
+    assert model.prior_weight_ > 0 and hasattr(model, "transitions_")
+    model.fit(split.train)  # no validation part this time: nothing of the first chain is kept
+    assert model.prior_weight_ == 0.0
+    assert not any(hasattr(model, k) for k in ("transitions_", "out_degree_", "popularity_",
+                                               "prior_validation_"))
+
+
 # -- content model -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def content(ml100k):
@@ -244,14 +289,22 @@ def test_content_recommends_from_the_history_text(content, ml100k):
         content.encode_query("   ")
 
 
-def test_batches_are_small_for_short_histories_only():
-    from recsys.models.sequential import auto_batch_size
+def test_batches_are_small_and_dropout_high_for_short_histories_only(tmp_path):
+    from recsys.models.sequential import auto_batch_size, auto_dropout
 
     short = make_dataset([(u, (u + s) % 50, 5, s) for u in range(30) for s in range(6)])
     long = make_dataset([(u, (u + s) % 50, 5, s) for u in range(30) for s in range(40)])
     assert auto_batch_size(short) == 128 and auto_batch_size(long) == 512
-    assert get_model("gpt", **SMALL, epochs=1).fit(short).batch_size_ == 128
+    assert auto_dropout(short) == 0.5 and auto_dropout(long) == 0.2
+    small = {**SMALL, "dropout": None}
+    fitted = get_model("gpt", **small, epochs=1).fit(short)
+    assert fitted.batch_size_ == 128 and fitted.dropout_ == 0.5
+    assert fitted.module_.drop.p == 0.5
     assert get_model("gpt", **SMALL, epochs=1, batch_size=7).fit(short).batch_size_ == 7
+    assert get_model("gpt", **SMALL, epochs=1).fit(long).dropout_ == 0.0  # given, not chosen
+    again = load_model(fitted.save(tmp_path / "gpt"))  # the chosen dropout and the scores survive a reload
+    assert again.dropout is None and again.dropout_ == 0.5 and again.module_.drop.p == 0.5
+    assert np.allclose(again.score([np.array([1, 2, 3])]), fitted.score([np.array([1, 2, 3])]), atol=1e-5)
 
 
 def test_the_co_occurrence_start_is_scaled_like_the_random_one(cycle):

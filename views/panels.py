@@ -106,8 +106,15 @@ def attention(name: str, ctx: state.UserContext, built: list[str], titles: pd.Se
     heads = head if isinstance(head, str) else f"head {head}"
     st.plotly_chart(figures.attention_figure(matrix.iloc[-last:, -last:],
                                              f"{state.model_label(model_name)}, layer {layer}, {heads}"))
-    st.caption("Rows are the positions the model reads (oldest first); each row sums to 1 over the "
+    caption = ("Rows are the positions the model reads (oldest first); each row sums to 1 over the "
                "whole history. GPT's last row and BERT's [MASK] row make the recommendation.")
+    prior = getattr(state.get_trained(name, model_name), "prior_weight_", 0.0)
+    if prior:  # the attention covers only the transformer's part of each score
+        caption += (f" Its scores also add {prior:g} × the log-probability of the Markov chain over the last "
+                    "items (the transition prior), which attention does not show, nor do integrated "
+                    "gradients; occlusion, Shapley values and the counterfactual above remove items and "
+                    "re-score, so they include it.")
+    st.caption(caption)
 
 
 def features(name: str, user: int, recs: pd.DataFrame, titles: pd.Series) -> None:

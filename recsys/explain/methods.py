@@ -36,7 +36,8 @@ NOTES = {
     "occlusion": "Each item's credit is the score lost when that one item is removed from the history.",
     "shapley": "Shapley values over which history items are present, from antithetic permutations; they "
                "add up to score − empty-history score. Error bars: one standard error.",
-    "integrated-gradients": "Gradient × input along a path scaling each item's embedding from zero.",
+    "integrated-gradients": "Gradient × input along a path scaling each item's embedding from zero (the "
+                            "transformer's part of the score: not a transition prior added to it).",
     "attention": "How much the scoring position attends to each item, through the layers: the same for "
                  "every recommended item, and not a measure of effect (a baseline).",
 }

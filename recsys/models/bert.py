@@ -27,7 +27,8 @@ class BERT4Rec(SequentialRecommender):
                  lr: float = 2e-3, lr_decay: bool = False, weight_decay: float = 0.0, epochs: int = 400,
                  batch_size: int | None = None, batch_tokens: int = 8192, patience: int = 20,
                  sampled_softmax_above: int = 50_000, negatives: int = 4096, content_init: bool = True,
-                 cooc_init: bool = False, max_seconds: float | None = None, seed: int = 0,
+                 cooc_init: bool = False, transition_prior: bool = False,
+                 max_seconds: float | None = None, seed: int = 0,
                  device: str = "auto"):
         self.dim = dim
         self.layers = layers
@@ -47,6 +48,7 @@ class BERT4Rec(SequentialRecommender):
         self.negatives = negatives
         self.content_init = content_init
         self.cooc_init = cooc_init
+        self.transition_prior = transition_prior
         self.max_seconds = max_seconds
         self.seed = seed
         self.device = device

@@ -29,40 +29,15 @@ class MarkovChain(Recommender):
         check_int("window", self.window)
         check_number("decay", self.decay, strict=True, maximum=1.0)
         check_number("beta", self.beta)
-        # Interactions are sorted by user then time, so consecutive rows of one user are transitions.
-        same_user = train.user[1:] == train.user[:-1]
-        src, dst = train.item[:-1][same_user], train.item[1:][same_user]
-        n = train.n_items
-        counts = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
-        counts.sum_duplicates()
-        self.transitions_ = counts
-        self.out_degree_ = np.asarray(counts.sum(axis=1)).ravel().astype(np.float32)
-        pop = train.item_popularity().astype(np.float32)
-        self.popularity_ = pop / max(pop.sum(), 1.0)
-        self.n_items_ = n
+        self.transitions_, self.out_degree_, self.popularity_ = fit_transitions(train)
+        self.n_items_ = train.n_items
         if progress:
-            progress(1.0, f"{len(src):,} transitions")
+            progress(1.0, f"{int(self.out_degree_.sum()):,} transitions")
         return self
 
     def _score(self, histories, users):
-        # Sum over the last ``window`` steps s of decay^s · P(j | i_s), with P smoothed toward popularity:
-        # (T[i_s, j] + beta·pop(j)) / (deg(i_s) + beta). Both terms are one sparse product per batch.
-        rows, cols, weights = [], [], []
-        for j, h in enumerate(histories):
-            recent = h[::-1][: self.window]
-            rows.append(np.full(len(recent), j))
-            cols.append(recent)
-            weights.append(self.decay ** np.arange(len(recent)))
-        rows, cols, w = (np.concatenate(a) if a else np.zeros(0) for a in (rows, cols, weights))
-        w = w / (self.out_degree_[cols.astype(np.int64)] + self.beta + 1e-12)
-        steps = sparse.csr_matrix((w.astype(np.float32), (rows.astype(np.int64), cols.astype(np.int64))),
-                                  shape=(len(histories), self.n_items_))
-        out = (steps @ self.transitions_).toarray()
-        pop_weight = self.beta * np.asarray(steps.sum(axis=1)).ravel()
-        out += pop_weight[:, None] * self.popularity_[None, :]
-        empty = np.array([len(h) == 0 for h in histories], dtype=bool)
-        out[empty] = self.popularity_
-        return out
+        return transition_scores(self.transitions_, self.out_degree_, self.popularity_, histories,
+                                 window=self.window, decay=self.decay, beta=self.beta)
 
     def contributions(self, history, item: int) -> np.ndarray:
         """Each history position's term in ``item``'s score (they add up to it): decay^steps back ·
@@ -81,3 +56,42 @@ class MarkovChain(Recommender):
                  / (self.out_degree_[recent] + self.beta + 1e-12))
         out[len(history) - len(recent):] = terms[::-1]
         return out
+
+
+def fit_transitions(train: Dataset) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """The chain's state: transition counts T (n_items × n_items), each item's out-degree, and the
+    popularity share the probabilities are smoothed toward."""
+    # Interactions are sorted by user then time, so consecutive rows of one user are transitions.
+    same_user = train.user[1:] == train.user[:-1]
+    src, dst = train.item[:-1][same_user], train.item[1:][same_user]
+    n = train.n_items
+    counts = sparse.csr_matrix((np.ones(len(src), np.float32), (src, dst)), shape=(n, n))
+    counts.sum_duplicates()
+    out_degree = np.asarray(counts.sum(axis=1)).ravel().astype(np.float32)
+    pop = train.item_popularity().astype(np.float32)
+    return counts, out_degree, pop / max(pop.sum(), 1.0)
+
+
+def transition_scores(transitions: sparse.csr_matrix, out_degree: np.ndarray, popularity: np.ndarray,
+                      histories: list[np.ndarray], *, window: int, decay: float, beta: float) -> np.ndarray:
+    """P(next item) for each history (len(histories), n_items): the chain's score, also the transition
+    prior of the transformers (``recsys.models.sequential``)."""
+    # Sum over the last ``window`` steps s of decay^s · P(j | i_s), with P smoothed toward popularity:
+    # (T[i_s, j] + beta·pop(j)) / (deg(i_s) + beta). Both terms are one sparse product per batch.
+    rows, cols, weights = [], [], []
+    for j, h in enumerate(histories):
+        recent = h[::-1][:window]
+        rows.append(np.full(len(recent), j))
+        cols.append(recent)
+        weights.append(decay ** np.arange(len(recent)))
+    rows, cols, w = (np.concatenate(a) if a else np.zeros(0) for a in (rows, cols, weights))
+    w = w / (out_degree[cols.astype(np.int64)] + beta + 1e-12)
+    n_items = len(popularity)
+    steps = sparse.csr_matrix((w.astype(np.float32), (rows.astype(np.int64), cols.astype(np.int64))),
+                              shape=(len(histories), n_items))
+    out = (steps @ transitions).toarray()
+    pop_weight = beta * np.asarray(steps.sum(axis=1)).ravel()
+    out += pop_weight[:, None] * popularity[None, :]
+    empty = np.array([len(h) == 0 for h in histories], dtype=bool)
+    out[empty] = popularity
+    return out
