@@ -364,7 +364,7 @@ class SequentialRecommender(Recommender):
         weight is the one of ``PRIOR_WEIGHTS`` with the best validation NDCG@10 (0 when the chain does
         not help, or without a validation part); ``prior_validation_`` keeps each weight's score."""
         self.prior_weight_ = 0.0
-        if not getattr(self, "transition_prior", False) or valid is None or not len(valid):
+        if not self.transition_prior or valid is None or not len(valid):
             return
         self.transitions_, self.out_degree_, _ = fit_transitions(train)
         # Add-one popularity, unlike the chain's own: an item no training sequence holds (a cold item a
