@@ -18,7 +18,7 @@ import json
 import time
 
 from common import command_line, merge_results, print_table, write_results
-from models import METRICS, run_ranking
+from models import METRICS, VARIANTS, run_ranking
 
 from recsys.data import load_dataset
 from recsys.errors import RecsysError
@@ -36,7 +36,7 @@ PUBLISHED = {
                         {"model": "SASRec (BCE, one negative)", "hr@10": 0.0246, "ndcg@10": 0.0126,
                          "fit_s": 521}]},
 }
-DEFAULT_MODELS = "pop,markov,itemknn,userknn,ease,bpr,content,gpt,bert"
+DEFAULT_MODELS = "pop,markov,markov-3,itemknn,userknn,ease,bpr,content,gpt,bert"
 
 
 def main() -> None:
@@ -51,7 +51,8 @@ def main() -> None:
     p.add_argument("--merge", action="store_true",
                    help="replace only these models' rows in an existing results file of the same dataset")
     args = p.parse_args()
-    variants = {"gpt": ("gpt", {"max_seconds": 60 * args.gpt_minutes}),
+    variants = {"markov-3": VARIANTS["markov-3"],
+                "gpt": ("gpt", {"max_seconds": 60 * args.gpt_minutes}),
                 "bert": ("bert", {"max_seconds": 60 * args.bert_minutes})}
     chosen = [m for m in args.models.split(",") if m]
     for given in args.params:  # checked before anything trains: a typo should not cost an hour
@@ -62,9 +63,10 @@ def main() -> None:
             p.error(f"--params {given!r}: not JSON after '=' ({e})")
         if model not in chosen or not isinstance(params, dict):
             p.error(f"--params {given!r}: give MODEL={{...}} for a model in --models ({','.join(chosen)})")
-        variants[model] = (model, {**variants.get(model, (model, {}))[1], **params})
+        registered, base = variants.get(model, (model, {}))
+        variants[model] = (registered, {**base, **params})
         try:
-            get_model(model, **variants[model][1])  # an unknown name fails here, not mid-run
+            get_model(registered, **variants[model][1])  # an unknown name fails here, not mid-run
         except RecsysError as e:
             p.error(f"--params {given!r}: {e}")
     start = time.perf_counter()

@@ -22,11 +22,13 @@ from recsys.evaluate import evaluate
 from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
 
-RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "ease", "bpr", "bpr-plain",
-                  "content", "gpt", "gpt-no-prior", "gpt-text-start", "bert", "bert-prior", "bert-no-content"]
+RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "markov-3", "ease", "bpr", "bpr-plain",
+                  "content", "gpt", "gpt-no-prior", "gpt-text-start", "bert", "bert-no-prior", "bert-no-content"]
 # Rows that are a registered model with other parameters than its defaults.
 # The transformers get a wall-clock budget so that the run ends in reasonable time on 2 cores.
 VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
+            # The chain the transformers' transition prior uses, alone (``sequential.PRIOR_COUNTS``).
+            "markov-3": ("markov", {"steps": 3, "step_decay": 0.7}),
             "gpt": ("gpt", {"max_seconds": 300}),
             "gpt-text-start": ("gpt", {"content_init": True, "max_seconds": 300}),
             "gpt-no-prior": ("gpt", {"transition_prior": False, "max_seconds": 300}),
@@ -34,7 +36,7 @@ VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
                                      "max_seconds": 300}),
             "bert": ("bert", {"max_seconds": 300}),
             "bert-no-content": ("bert", {"content_init": False, "max_seconds": 300}),
-            "bert-prior": ("bert", {"transition_prior": True, "max_seconds": 300}),
+            "bert-no-prior": ("bert", {"transition_prior": False, "max_seconds": 300}),
             "bpmf-thompson": ("bpmf", {"thompson": True})}
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]
 
@@ -80,6 +82,7 @@ def run_ranking(names, seeds: int, split=None, variants: dict | None = None) -> 
                          "epochs": len(history) or None,
                          "s_per_epoch": fit / len(history) if history else None,
                          "prior_weight": getattr(model, "prior_weight_", None),
+                         "prior_decay": (getattr(model, "prior_chain_", None) or {}).get("decay"),
                          "rec_ms_p50": latency[0], "rec_ms_p95": latency[1],
                          "curve": [{k: r[k] for k in ("epoch", "seconds", "valid_ndcg@10") if k in r}
                                    for r in history]})

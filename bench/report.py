@@ -22,10 +22,10 @@ README = ROOT / "README.md"
 
 # Rows of models.py that are a registered model with other parameters.
 LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybridcf": "Hybrid CF",
-          "markov": "Markov chain", "ease": "EASE", "bpr": "MF-BPR",
+          "markov": "Markov chain", "markov-3": "Markov chain over 3 steps", "ease": "EASE", "bpr": "MF-BPR",
           "bpr-plain": "MF-BPR without recency sampling", "content": "Content (MiniLM text only)",
           "gpt": "GPT", "gpt-text-start": "GPT, item vectors from titles", "gpt-no-decay": "GPT, constant LR",
-          "gpt-no-prior": "GPT without the transition prior", "bert-prior": "BERT4Rec + transition prior",
+          "gpt-no-prior": "GPT without the transition prior", "bert-no-prior": "BERT4Rec without the transition prior",
           "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
           "features": "feature model", "ratingmf": "rating MF", "bpmf": "Bayesian MF (posterior mean)",
           "bpmf-thompson": "Bayesian MF, Thompson draw"}

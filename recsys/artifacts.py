@@ -36,7 +36,11 @@ def default_root() -> Path:
 
 
 def config_hash(model: str, params: dict) -> str:
-    blob = json.dumps({"model": model, "params": params}, sort_keys=True, default=str)
+    config = {"model": model, "params": params}
+    revision = model_class(model).revision
+    if revision:  # only then, so that the other models' artifacts keep their keys
+        config["revision"] = revision
+    blob = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 

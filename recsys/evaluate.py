@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ import pandas as pd
 from recsys import metrics as M
 from recsys.checks import check_positive_int
 from recsys.data.dataset import Dataset
+from recsys.data.ragged import Ragged
 from recsys.errors import ParameterError
 from recsys.progress import Progress
 from recsys.ranking import mask_history, top_k
@@ -107,12 +108,8 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
             mask_history(scores, histories)
         if sampled is not None:
             _keep_sampled(scores, histories, targets, sampled, rng, weights)
-        items, _ = top_k(scores, k_max)
+        items, hits = _top_hits(scores, targets, k_max)
         lists.append(items.astype(np.int32))
-        relevant = np.zeros(scores.shape, dtype=bool)
-        relevant[targets.row_ids(), targets.values] = True
-        valid = items >= 0
-        hits = relevant[np.arange(hi - lo)[:, None], np.where(valid, items, 0)] & valid
         n_rel = targets.lengths
         # Rank of the first target: 1 + the number of items scored strictly higher.
         first = targets.values[targets.indptr[:-1]]
@@ -143,6 +140,44 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
                       candidates="full ranking" if sampled is None else
                       f"sampled: {sampled} {sampling} negatives (seed {seed})",
                       lists=np.concatenate(lists))
+
+
+def _top_hits(scores: np.ndarray, targets: Ragged, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's top ``k`` items (-1 padded) and whether each is one of the row's targets."""
+    items, _ = top_k(scores, k)
+    relevant = np.zeros(scores.shape, dtype=bool)
+    relevant[targets.row_ids(), targets.values] = True
+    valid = items >= 0
+    return items, relevant[np.arange(len(scores))[:, None], np.where(valid, items, 0)] & valid
+
+
+def ndcg_of_sums(parts: Callable[[list[np.ndarray]], tuple[np.ndarray, list[np.ndarray]]],
+                 heldout: HeldOut, weights, *, n_items: int, k: int = 10) -> list[list[float]]:
+    """Mean NDCG@k over ``heldout`` (full ranking, history excluded, as ``evaluate``) of the scores
+    a + w·b for each candidate b and each w of ``weights``, where ``parts(histories)`` gives a batch's
+    a and its list of b's; one row of NDCG@k per b, one column per weight.
+
+    One pass of a costly scorer (a) serves every pair: how a product of experts picks its second
+    expert's settings and weight (``recsys.models.sequential``'s transition prior)."""
+    if len(heldout) == 0:
+        raise ParameterError("no held-out users to evaluate")
+    totals = None
+    n = len(heldout)
+    for lo in range(0, n, _batch_size(n_items)):
+        hi = min(lo + _batch_size(n_items), n)
+        histories = heldout.histories.rows(lo, hi)
+        targets = heldout.targets.take(np.arange(lo, hi))
+        a, candidates = parts(histories)
+        totals = np.zeros((len(candidates), len(weights))) if totals is None else totals
+        for i, b in enumerate(candidates):
+            for j, w in enumerate(weights):
+                scores = a.copy()
+                if w:  # in place and in float32, as the model's own score adds them
+                    scores += np.float32(w) * b
+                mask_history(scores, histories)
+                _, hits = _top_hits(scores, targets, k)
+                totals[i, j] += M.ndcg(hits, targets.lengths).sum()
+    return (totals / n).tolist()
 
 
 def _keep_sampled(scores, histories, targets, n: int, rng, weights) -> None:

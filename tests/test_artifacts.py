@@ -49,6 +49,18 @@ def test_config_hash_separates_parameters(setup, tiny):
         store.load(other)
 
 
+def test_a_new_revision_of_a_model_is_rebuilt_not_served(setup, tiny, monkeypatch):
+    from recsys.models import model_class
+
+    store, key, _, model = setup
+    params = model.get_params()
+    assert store.key("pop", params, tiny) == key
+    monkeypatch.setattr(model_class("pop"), "revision", 1)  # its training changed; the parameters did not
+    assert store.key("pop", params, tiny).config != key.config
+    with pytest.raises(ArtifactError, match="no artifact"):
+        store.load(store.key("pop", params, tiny))
+
+
 def test_bit_flip_is_detected(setup):
     store, key, path, _ = setup
     data = bytearray((path / "arrays.npz").read_bytes())

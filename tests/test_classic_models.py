@@ -46,6 +46,20 @@ def test_markov_longer_window_still_prefers_the_next_item(chain):
     assert items.tolist() == [6]
 
 
+def test_markov_steps_count_later_items_within_each_user(chain):
+    # Each user walks 8 items of the 12-cycle from their own start: item i is followed by i+1, i+2, i+3
+    # in the users whose walk holds them, and never across two users' rows.
+    model = get_model("markov", steps=3, step_decay=0.5).fit(chain)
+    first = get_model("markov").fit(chain).transitions_.toarray()
+    T = model.transitions_.toarray()
+    for i in range(12):
+        for gap, weight in ((1, 1.0), (2, 0.5), (3, 0.25)):
+            j = (i + gap) % 12
+            assert T[i, j] == pytest.approx(weight * first[i, (i + 1) % 12] * (8 - gap) / 7), f"{i}->{j}"
+        others = np.delete(T[i], [(i + g) % 12 for g in (1, 2, 3)])
+        assert not others.any(), f"item {i} counts an item more than 3 places later"
+
+
 @pytest.mark.parametrize("name, params", [
     ("itemknn", {}), ("userknn", {}), ("hybridcf", {}), ("ease", {"l2": 1.0}),
     ("bpr", {"epochs": 60, "recency_half_life": None, "l2": 0.0, "lr": 0.05}),
@@ -180,6 +194,7 @@ def test_rating_mf_needs_ratings(tmp_path):
     ("itemknn", {"neighbors": 0}), ("itemknn", {"shrink": -1.0}), ("userknn", {"neighbors": 2.5}),
     ("hybridcf", {"alpha": 1.5}), ("ease", {"l2": -5.0}), ("ease", {"max_items": 3}),
     ("markov", {"window": 0}), ("markov", {"decay": 0.0}), ("markov", {"beta": -1.0}),
+    ("markov", {"steps": 0}), ("markov", {"step_decay": 0.0}),
     ("bpr", {"dim": 0}), ("bpr", {"lr": 0.0}), ("ratingmf", {"l2": -0.1}),
     ("bpr", {"device": "tpu"}),
 ])

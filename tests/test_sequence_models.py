@@ -1,6 +1,8 @@
 """GPT and BERT4Rec on sequences whose next item is determined, plus the content model."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -199,18 +201,27 @@ def test_gpt_starts_from_co_occurrence_even_where_items_have_text(ml100k):
 @pytest.mark.parametrize("name", ["gpt", "bert"])
 def test_transition_prior_is_weighed_on_validation_and_added_to_each_score(cycle, name, tmp_path):
     from recsys import compress
-    from recsys.models.sequential import PRIOR_CHAIN, PRIOR_FLOOR, PRIOR_WEIGHTS
+    from recsys.models.sequential import (FIRST_PRIOR_CHAIN, PRIOR_CHAIN, PRIOR_COUNTS, PRIOR_DECAYS,
+                                          PRIOR_FLOOR, PRIOR_WEIGHTS)
+    from recsys.models.torch_utils import validation_ndcg
     from recsys.split import leave_one_out
 
     split = leave_one_out(cycle)
     # One epoch leaves the transformer far from the cycle; the Markov chain knows it exactly, so the
     # validation NDCG@10 must pick a positive weight for it.
     model = get_model(name, **SMALL, epochs=1, transition_prior=True).fit(split.train, valid=split.valid)
-    tried = dict(model.prior_validation_)
-    assert sorted(tried) == sorted(PRIOR_WEIGHTS)
-    assert model.prior_weight_ > 0 and tried[model.prior_weight_] == max(tried.values())
-    assert tried[model.prior_weight_] > tried[0.0]
-    chain = get_model("markov", **PRIOR_CHAIN).fit(split.train)
+    tried = {(decay, w): score for decay, w, score in model.prior_validation_}
+    assert sorted(tried) == sorted((d, w) for d in PRIOR_DECAYS for w in PRIOR_WEIGHTS)
+    chosen = (model.prior_chain_["decay"], model.prior_weight_)
+    assert model.prior_weight_ > 0 and tried[chosen] == max(tried.values())
+    assert tried[chosen] > tried[(PRIOR_DECAYS[0], 0.0)]
+    weight, settings = model.prior_weight_, model.prior_chain_
+    for (decay, w), score in tried.items():  # one transformer pass served every pair: as if each was scored
+        model.prior_weight_, model.prior_chain_ = w, {**PRIOR_CHAIN, "decay": decay}
+        assert validation_ndcg(model, split.valid, split.train) == pytest.approx(score, abs=1e-9), \
+            f"decay {decay}, weight {w}"
+    model.prior_weight_, model.prior_chain_ = weight, settings
+    chain = get_model("markov", **settings, **PRIOR_COUNTS).fit(split.train)
     counts = split.train.item_popularity() + 1.0
     chain.popularity_ = counts / counts.sum()  # the prior smooths toward add-one popularity
     histories = ([np.array([(s + i) % 20 for i in range(6)]) for s in range(20)]
@@ -225,6 +236,11 @@ def test_transition_prior_is_weighed_on_validation_and_added_to_each_score(cycle
     assert np.allclose(model.score(split.valid.histories)[:3], model.score(split.valid.histories.rows(0, 3)))
     again = load_model(model.save(tmp_path / name))
     assert again.prior_weight_ == weight and np.allclose(again.score(histories), with_prior, atol=1e-5)
+    # A model saved before the chain's settings were kept loads with the settings it was scored with.
+    config = json.loads((tmp_path / name / "config.json").read_text())
+    del config["state"]["prior_chain_"]
+    (tmp_path / name / "config.json").write_text(json.dumps(config))
+    assert load_model(tmp_path / name).prior_chain_ == FIRST_PRIOR_CHAIN
     with pytest.raises(ParameterError, match="transition_prior"):  # no longer a pure dot product
         compress.linear_parts(model, histories[:3])
 

@@ -72,10 +72,11 @@ BEFORE = {
              -17626.760331188794),
 }
 PARAMS = {"bpr": dict(epochs=4, dim=16), "ratingmf": dict(epochs=4, dim=16), "features": dict(epochs=3),
-          # The transition prior is added after the loop (and changes the scores): off here.
+          # The transition prior is added after the loop (and changes the scores): off for both.
           "gpt": dict(epochs=3, dim=16, layers=1, max_len=30, content_init=False, cooc_init=False,
                       transition_prior=False),
-          "bert": dict(epochs=3, dim=16, layers=1, max_len=30, content_init=False, cooc_init=False)}
+          "bert": dict(epochs=3, dim=16, layers=1, max_len=30, content_init=False, cooc_init=False,
+                       transition_prior=False)}
 
 
 @pytest.fixture

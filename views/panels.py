@@ -110,7 +110,7 @@ def attention(name: str, ctx: state.UserContext, built: list[str], titles: pd.Se
                "whole history. GPT's last row and BERT's [MASK] row make the recommendation.")
     prior = getattr(state.get_trained(name, model_name), "prior_weight_", 0.0)
     if prior:  # the attention covers only the transformer's part of each score
-        caption += (f" Its scores also add {prior:g} × the log-probability of the Markov chain over the last "
+        caption += (f" Its scores also add {prior:g} × the log-probability of a Markov chain over the last "
                     "items (the transition prior), which attention does not show, nor do integrated "
                     "gradients; occlusion, Shapley values and the counterfactual above remove items and "
                     "re-score, so they include it.")

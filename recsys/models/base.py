@@ -46,6 +46,9 @@ class Recommender(ABC):
     # Why the history plays no part in the score (None: it does). Explanations say this instead of
     # crediting history items.
     ignores_history: ClassVar[str | None] = None
+    # Raised when the same hyper-parameters train a different model (a change in the code): stored
+    # artifacts of an earlier revision are then rebuilt instead of served (``recsys.artifacts``).
+    revision: ClassVar[int] = 0
     # True when ``users=`` swaps the history for learned per-user parameters (MF); False when it only
     # adjusts a history-based score (UserKNN leaves the user out of their own neighbours).
     per_user_parameters: ClassVar[bool] = False

@@ -7,6 +7,9 @@ To recommend, [MASK] is appended after the history and its prediction ranks the 
 Unlike GPT, its item embeddings start at random by default (``cooc_init=False``): the co-occurrence start
 is symmetric (an item's predecessor and successor look alike), and on a deterministic cycle it left
 BERT stuck predicting one item too far, where the random start learns the cycle exactly.
+
+As GPT's, its scores add the Markov chain's log-probability, weighted on validation (``transition_prior``,
+``recsys.models.sequential``): on ml-100k NDCG@10 0.0896 → 0.0980 (3 seeds).
 """
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ class BERT4Rec(SequentialRecommender):
                  lr: float = 2e-3, lr_decay: bool = False, weight_decay: float = 0.0, epochs: int = 400,
                  batch_size: int | None = None, batch_tokens: int = 8192, patience: int = 20,
                  sampled_softmax_above: int = 50_000, negatives: int = 4096, content_init: bool = True,
-                 cooc_init: bool = False, transition_prior: bool = False,
+                 cooc_init: bool = False, transition_prior: bool = True,
                  max_seconds: float | None = None, seed: int = 0,
                  device: str = "auto"):
         self.dim = dim
