@@ -162,9 +162,9 @@ def ndcg_of_sums(parts: Callable[[list[np.ndarray]], tuple[np.ndarray, list[np.n
     if len(heldout) == 0:
         raise ParameterError("no held-out users to evaluate")
     totals = None
-    n = len(heldout)
-    for lo in range(0, n, _batch_size(n_items)):
-        hi = min(lo + _batch_size(n_items), n)
+    n, batch = len(heldout), _batch_size(n_items)
+    for lo in range(0, n, batch):
+        hi = min(lo + batch, n)
         histories = heldout.histories.rows(lo, hi)
         targets = heldout.targets.take(np.arange(lo, hi))
         a, candidates = parts(histories)
