@@ -142,11 +142,20 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
                       lists=np.concatenate(lists))
 
 
-def _top_hits(scores: np.ndarray, targets: Ragged, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's top ``k`` items (-1 padded) and whether each is one of the row's targets."""
-    items, _ = top_k(scores, k)
-    relevant = np.zeros(scores.shape, dtype=bool)
+def _relevant(shape: tuple[int, int], targets: Ragged) -> np.ndarray:
+    """A boolean (rows, items) mask of each row's targets."""
+    relevant = np.zeros(shape, dtype=bool)
     relevant[targets.row_ids(), targets.values] = True
+    return relevant
+
+
+def _top_hits(scores: np.ndarray, targets: Ragged, k: int,
+              relevant: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's top ``k`` items (-1 padded) and whether each is one of the row's targets (``relevant``,
+    their mask, when the caller already has it)."""
+    items, _ = top_k(scores, k)
+    if relevant is None:
+        relevant = _relevant(scores.shape, targets)
     valid = items >= 0
     return items, relevant[np.arange(len(scores))[:, None], np.where(valid, items, 0)] & valid
 
@@ -168,14 +177,16 @@ def ndcg_of_sums(parts: Callable[[list[np.ndarray]], tuple[np.ndarray, list[np.n
         histories = heldout.histories.rows(lo, hi)
         targets = heldout.targets.take(np.arange(lo, hi))
         a, candidates = parts(histories)
+        # Masked once: a seen item's -inf stays -inf whatever finite w·b is added to it.
+        mask_history(a, histories)
+        relevant = _relevant(a.shape, targets)
         totals = np.zeros((len(candidates), len(weights))) if totals is None else totals
         for i, b in enumerate(candidates):
             for j, w in enumerate(weights):
                 scores = a.copy()
                 if w:  # in place and in float32, as the model's own score adds them
                     scores += np.float32(w) * b
-                mask_history(scores, histories)
-                _, hits = _top_hits(scores, targets, k)
+                _, hits = _top_hits(scores, targets, k, relevant)
                 totals[i, j] += M.ndcg(hits, targets.lengths).sum()
     return (totals / n).tolist()
 
