@@ -22,6 +22,7 @@ from models import METRICS, VARIANTS, run_ranking
 
 from recsys.data import load_dataset
 from recsys.errors import RecsysError
+from recsys.memory import reuse_freed_memory
 from recsys.models import get_model
 from recsys.split import leave_one_out
 
@@ -40,6 +41,7 @@ DEFAULT_MODELS = "pop,markov,markov-3,itemknn,userknn,ease,bpr,content,gpt,bert"
 
 
 def main() -> None:
+    reuse_freed_memory()  # as `python -m recsys build` trains: the same speed
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", required=True, help="path to the catalogue (file or folder)")
     p.add_argument("--models", default=DEFAULT_MODELS)

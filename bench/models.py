@@ -19,6 +19,7 @@ from common import merge_results, print_table, write_results
 from recsys.data import load_dataset
 from recsys.errors import NotApplicable
 from recsys.evaluate import evaluate
+from recsys.memory import reuse_freed_memory
 from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
 
@@ -121,6 +122,7 @@ def run_rating(names, seeds: int) -> list[dict]:
 
 
 def main() -> None:
+    reuse_freed_memory()  # as `python -m recsys build` trains: the same speed
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=RANKING_MODELS)
     p.add_argument("--seeds", type=int, default=3)

@@ -18,6 +18,7 @@ from recsys.data import EMBEDDED, FORMATS, detect_format, load_dataset
 from recsys.errors import NotApplicable, ParameterError, RecsysError
 from recsys.evaluate import evaluate, results_frame
 from recsys.io import atomic_write_json
+from recsys.memory import reuse_freed_memory
 from recsys.models import model_names
 from recsys.pipeline import build_model, default_models
 from recsys.progress import TqdmProgress
@@ -225,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         p.exit(2, f"{p.prog}: error: --sampled must be a positive number of negatives\n")
     if distributed.launched() and args.command != "train":
         p.exit(2, f"{p.prog}: error: under torchrun only 'train' runs (got {args.command!r})\n")
+    if args.command in ("train", "build", "evaluate"):
+        reuse_freed_memory()  # large score and logits blocks: reused, not faulted in again per batch
     try:
         distributed.init()
         code = args.fn(args)

@@ -46,15 +46,22 @@ def item_filter(n_items: int, exclude=None, allowed=None) -> np.ndarray | None:
 TORCH_TOPK_ABOVE = 2_000_000
 
 
-def _largest(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of each row's k largest scores, in no particular order (ties broken arbitrarily)."""
+def _largest(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices of each row's k largest scores, in no particular order, and whether the row's
+    (k+1)-th score equals its k-th: then a tie crosses the cut and the choice among the tied items was
+    arbitrary. Needs k < the number of columns."""
     if scores.size > TORCH_TOPK_ABOVE and scores.dtype in (np.float32, np.float64):
         import torch
 
-        t = torch.from_numpy(np.ascontiguousarray(scores))
-        if not torch.isnan(t).any():  # torch ranks NaN first, numpy last: keep numpy's order for NaN
-            return t.topk(k, dim=1, sorted=False).indices.numpy()
-    return np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        values, part = torch.from_numpy(np.ascontiguousarray(scores)).topk(k + 1, dim=1, sorted=True)
+        values = values.numpy()
+        # torch ranks NaN first, numpy last; a row holding NaN has it among its top k + 1 here, so
+        # checking those values finds it: such matrices keep numpy's order.
+        if not np.isnan(values).any():
+            return np.ascontiguousarray(part[:, :k].numpy()), values[:, k] == values[:, k - 1]
+    part = np.argpartition(-scores, k, axis=1)[:, :k + 1]
+    values = np.take_along_axis(scores, part, axis=1)
+    return np.ascontiguousarray(part[:, :k]), values[:, k] == values[:, :k].min(axis=1)
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -66,15 +73,13 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     n, m = scores.shape
     k = min(k, m)
     if k < m:
-        part = _largest(scores, k)
-        # argpartition picks arbitrarily among items tied with the k-th score; rows where such a tie
-        # crosses the cut are re-ranked in full so that the smaller ids win.
-        kth = np.take_along_axis(scores, part, axis=1).min(axis=1)
-        tied = np.flatnonzero((scores >= kth[:, None]).sum(axis=1) > k)
-        for lo in range(0, len(tied), 256):
-            rows = tied[lo:lo + 256]
-            full = np.lexsort((np.broadcast_to(np.arange(m), (len(rows), m)), -scores[rows]), axis=1)
-            part[rows] = full[:, :k]
+        part, tied = _largest(scores, k)
+        # Where a tie crosses the cut the selection picked arbitrarily among the tied items: those rows
+        # are re-ranked over the items scoring at least the k-th score, so that the smaller ids win.
+        for r in np.flatnonzero(tied):
+            row = scores[r]
+            candidates = np.flatnonzero(row >= row[part[r]].min())
+            part[r] = candidates[np.lexsort((candidates, -row[candidates]))[:k]]
     else:
         part = np.broadcast_to(np.arange(m), (n, m))
     part_scores = np.take_along_axis(scores, part, axis=1)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # the torch models stop early on a validation evaluation.
 LAYERS = [
     ["recsys", "recsys.errors", "recsys.io", "recsys.progress", "recsys.checks", "recsys.cache",
-     "recsys.distributed"],
+     "recsys.distributed", "recsys.memory"],
     ["recsys.data"],
     ["recsys.split", "recsys.metrics", "recsys.ranking"],
     ["recsys.evaluate"],
