@@ -78,11 +78,12 @@ def main() -> None:
                          "ndcg10": ndcg, "delta_ndcg10": ndcg - base})
             print(f"  {name} {label}: NDCG@10 {ndcg:.4f}", flush=True)
         histories = test.histories.rows()
+        note = None
         if getattr(model, "prior_weight_", 0.0):
             # An inner-product index serves the transformer's dot product; the transition prior would
             # re-rank what it retrieves. These rows measure the dot product alone.
             model = copy.copy(model)
-            model.prior_weight_, name = 0.0, f"{name} (dot product, without the prior)"
+            model.prior_weight_, note = 0.0, "dot product, without the prior"
         queries, items = compress.linear_parts(model, histories, test.users)
         targets = np.array([t[0] for t in test.targets.rows()])
         exact = None
@@ -91,7 +92,7 @@ def main() -> None:
             lists = retrieve(index, queries, histories)
             exact = lists if exact is None else exact
             overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(lists, exact)]))
-            retrieval.append({"model": name, "index": kind, "index_kib": index.size_bytes / 1024,
+            retrieval.append({"model": name, "note": note, "index": kind, "index_kib": index.size_bytes / 1024,
                               "query_ms": timed_ms(lambda: index.search(queries[:1], 10), 50),
                               "ndcg10": ndcg_at(lists, targets), "overlap@10": overlap})
     print_table(rows, ["model", "variant", "state_kib", "batch256_ms", "one_user_ms", "ndcg10",

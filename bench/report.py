@@ -234,7 +234,8 @@ def compress() -> list[str] | None:
              f"{r['one_user_ms']:.2f}", f"{r['ndcg10']:.4f}", f"{r['delta_ndcg10']:+.4f}"] for r in data["models"]]
     out = table(["model", "variant", "state KiB", "score 256 users (ms)", "score 1 user (ms)", "NDCG@10",
                  "change"], rows)
-    rows = [[LABELS.get(r["model"], r["model"]), r["index"], f"{r['index_kib']:,.0f}", f"{r['query_ms']:.3f}",
+    rows = [[LABELS.get(r["model"], r["model"]) + (f" ({r['note']})" if r.get("note") else ""), r["index"],
+             f"{r['index_kib']:,.0f}", f"{r['query_ms']:.3f}",
              f"{r['ndcg10']:.4f}", f"{r['overlap@10']:.3f}"] for r in data["retrieval"]]
     return out + [""] + table(["model", "retrieval index", "index KiB", "ms / query", "NDCG@10",
                                "overlap@10 with exact"], rows) + ["", source(data, "compress")]
