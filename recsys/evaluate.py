@@ -183,9 +183,11 @@ def ndcg_of_sums(parts: Callable[[list[np.ndarray]], tuple[np.ndarray, list[np.n
         totals = np.zeros((len(candidates), len(weights))) if totals is None else totals
         for i, b in enumerate(candidates):
             for j, w in enumerate(weights):
-                scores = a.copy()
-                if w:  # in place and in float32, as the model's own score adds them
-                    scores += np.float32(w) * b
+                if not w and i:  # a alone is the same for every candidate: scored with the first
+                    totals[i, j] = totals[0, j]
+                    continue
+                # In float32, as the model's own score adds them (w · b, then the sum).
+                scores = a + np.float32(w) * b if w else a
                 _, hits = _top_hits(scores, targets, k, relevant)
                 totals[i, j] += M.ndcg(hits, targets.lengths).sum()
     return (totals / n).tolist()
