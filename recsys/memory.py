@@ -4,8 +4,8 @@ Scoring a batch of users over a large catalogue and each training step allocate 
 MB (a 984 × 54.5k score matrix is 215 MB; a logits block more). glibc serves blocks above 32 MB with a
 fresh ``mmap`` and returns them on ``free``, so every batch faults its pages in again, and with
 transparent huge pages the kernel compacts memory to find them: on the project machine (Amazon Beauty,
-2 cores) that cost as much system time as the work itself — a GPT epoch took 35 s instead of 19 s and
-evaluating the Markov chain 35 s instead of 17 s. Serving those blocks from the heap instead, and
+2 cores) that cost as much system time as the work itself — a GPT epoch took 35 s instead of 18 s and
+evaluating the Markov chain 35 s instead of 16 s. Serving those blocks from the heap instead, and
 keeping up to 2 GB of freed heap instead of trimming it, lets the next batch reuse the same pages.
 numpy's advice to back large arrays with huge pages is turned off too: on this machine the kernel
 compacts memory synchronously to honour it, which made the first pass over the heap twice as slow
@@ -26,8 +26,8 @@ _KEEP_BYTES = 2**31 - 1  # mallopt takes an int: the most freed heap it can be t
 
 def reuse_freed_memory() -> bool:
     """Tell glibc's allocator to serve large blocks from the heap and keep what is freed (up to 2 GB)
-    for reuse, and numpy not to ask for huge pages. True when the allocator took the settings; False where there is no glibc (macOS,
-    Windows, musl), which changes nothing but speed.
+    for reuse, and numpy not to ask for huge pages. True when the allocator took the settings; False
+    where there is no glibc (macOS, Windows, musl), which changes nothing but speed.
 
     For a process that trains or evaluates in its main thread: other threads' large blocks still come
     from ``mmap``, and a long-lived server need not hold its peak."""

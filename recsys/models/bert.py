@@ -9,7 +9,7 @@ is symmetric (an item's predecessor and successor look alike), and on a determin
 BERT stuck predicting one item too far, where the random start learns the cycle exactly.
 
 As GPT's, its scores add the Markov chain's log-probability, weighted on validation (``transition_prior``,
-``recsys.models.sequential``): on ml-100k NDCG@10 0.0896 → 0.0980 (3 seeds).
+``recsys.models.sequential``): on ml-100k NDCG@10 0.0896 → 0.1122 (3 seeds), on Beauty 0.0172 → 0.0359.
 """
 from __future__ import annotations
 

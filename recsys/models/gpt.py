@@ -21,7 +21,8 @@ NDCG@10 0.026 and the first-order chain 0.032, the two together 0.0349; with the
 ahead, 0.0371, and 0.0378 once epochs took 18 s instead of 35 (24 epochs in the budget instead of 10:
 bench/results/catalogue-beauty.json). On ml-100k 0.1115 alone, 0.1238 with the prior. Training with
 the prior inside the loss was tried and lost: the transformer then learnt to undo it (validation fell
-after the first or second epoch; test 0.030 at best). Dropout follows the histories (``auto_dropout``): 0.5 for short ones like Beauty's.
+after the first or second epoch; test 0.030 at best). Dropout follows the histories (``auto_dropout``):
+0.5 for short ones like Beauty's.
 """
 from __future__ import annotations
 

@@ -184,8 +184,8 @@ def auto_time_budget(train: Dataset) -> float | None:
     items (ml-100k's GPT stops by itself, on validation, in ~3 minutes), else ``LARGE_BUDGET_SECONDS``.
     On Amazon Beauty (54.5k items, validation NDCG still rising after 40 minutes) an unbounded default
     would make `make build` run for hours; seven minutes each for GPT and BERT4Rec keep the whole default
-    build near half an hour (31.5 minutes with the transition prior, measured 2026-12-04). Pass
-    ``max_seconds`` for longer (the benchmarks do) or ``math.inf`` for none."""
+    build within half an hour (19 minutes, measured 2026-12-05). Pass ``max_seconds`` for longer (the
+    benchmarks do) or ``math.inf`` for none."""
     return LARGE_BUDGET_SECONDS if train.n_items > LARGE_CATALOGUE else None
 
 
