@@ -121,8 +121,12 @@ def merge_results(name: str, fields: dict[str, list[dict]]) -> tuple[dict[str, l
     old = json.loads(path.read_text())
     merged = {}
     for field, rows in fields.items():
-        new = {r["model"]: r for r in rows}
-        merged[field] = [new.pop(r["model"], r) for r in old.get(field) or []] + list(new.values())
+        # A row is one model's, or one (model, method)'s where a run measures several methods.
+        new = {(r["model"], r.get("method")): r for r in rows}
+        done_models = {r["model"] for r in rows}
+        kept = [new.pop((r["model"], r.get("method")), r) for r in old.get(field) or []]
+        # Rows of a re-run model that this run no longer produced are dropped, not kept stale.
+        merged[field] = [r for r in kept if r["model"] not in done_models or r in rows] + list(new.values())
     done = {r["model"] for rows in fields.values() for r in rows}
     commands = [c for c in old.get("commands") or [old.get("command", "")]
                 if c and not ((ran := _models_of(c)) is not None and ran <= done)]

@@ -67,8 +67,11 @@ def _batch_size(n_items: int, budget: int = SCORE_BUDGET_BYTES) -> int:
 def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_K,
              exclude_seen: bool = True, protocol: str = "loo", batch_size: int | None = None,
              sampled: int | None = None, sampling: str = "uniform", seed: int = 0,
-             progress: Progress | None = None) -> EvalResult:
+             known_users: bool = True, progress: Progress | None = None) -> EvalResult:
     """Rank all items for each held-out user and compute ranking and beyond-accuracy metrics at ``k``.
+
+    ``known_users=False`` scores each user from their history alone, as a new or edited history is
+    scored (and explained): models with per-user parameters fold the history in instead of using them.
 
     ``train`` supplies item popularity (novelty, popularity bias) and genres (intra-list diversity).
 
@@ -103,7 +106,7 @@ def evaluate(model: Recommender, heldout: HeldOut, train: Dataset, *, k=DEFAULT_
         hi = min(lo + batch, n)
         histories = heldout.histories.rows(lo, hi)
         targets = heldout.targets.take(np.arange(lo, hi))
-        scores = model.score(histories, users=heldout.users[lo:hi])
+        scores = model.score(histories, users=heldout.users[lo:hi] if known_users else None)
         if exclude_seen:
             mask_history(scores, histories)
         if sampled is not None:

@@ -1,6 +1,8 @@
 """Classic recommenders on small data whose right answer is known."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -82,16 +84,20 @@ def test_userknn_does_not_count_the_user_as_their_own_neighbour(two_groups):
     assert np.allclose(with_self[0][history] / with_self[0].max(), 1.0)
 
 
-def _neighbour_scores_by_definition(user_items, histories, neighbors, shrink, exclude_users):
-    """UserKNN's scores written out row by row with dense arrays: cosine to every training user, the
-    ``neighbors`` most similar (and any tied with the last of them), their items summed by similarity."""
+def _neighbour_scores_by_definition(user_items, histories, neighbors, shrink, exclude_users,
+                                    half_life=None):
+    """UserKNN's scores written out row by row with dense arrays: cosine to every training user (the
+    history's items weighing 1/2 every ``half_life`` steps back from the latest), the ``neighbors`` most
+    similar (and any tied with the last of them), their items summed by similarity."""
     X = user_items.toarray()
     norms = np.sqrt(X.sum(axis=1)).astype(np.float32)
     out = []
     for r, history in enumerate(histories):
         h = np.zeros(X.shape[1], np.float32)
-        h[history] = 1.0
-        sims = (X @ h).astype(np.float32) / (np.sqrt(h.sum()) * norms + shrink + 1e-12)
+        for back, item in enumerate(history[::-1]):          # the latest first: it sets the weight
+            if h[item] == 0:
+                h[item] = 1.0 if half_life is None else 0.5 ** (back / half_life)
+        sims = (X @ h).astype(np.float32) / (np.sqrt(h @ h) * norms + shrink + 1e-12)
         if exclude_users is not None:
             sims[exclude_users[r]] = 0.0
         if neighbors < len(sims):
@@ -116,13 +122,36 @@ def test_user_neighbour_scores_match_their_definition(ml100k, case):
         histories = [rng.choice(user_items.shape[1], size=n, replace=False) for n in (1, 2, 3, 5, 8)]
     norms = np.sqrt(np.asarray(user_items.sum(axis=1)).ravel()).astype(np.float32)
     exclude = np.arange(len(histories))
-    for neighbors in (1, 5, 20):
-        for excluded in (None, exclude):
-            got = user_neighbour_scores(user_items, norms, histories, neighbors, 0.0, exclude_users=excluded)
-            want = _neighbour_scores_by_definition(user_items, histories, neighbors, 0.0, excluded)
-            for r in range(len(histories)):
-                assert np.allclose(got[r], want[r], rtol=1e-5, atol=1e-6), \
-                    (case, f"history {r} ({len(histories[r])} items)", neighbors, excluded is not None)
+    for neighbors, excluded, half_life in itertools.product((1, 5, 20), (None, exclude), (None, 3.0)):
+        got = user_neighbour_scores(user_items, norms, histories, neighbors, 0.0, exclude_users=excluded,
+                                    half_life=half_life)
+        want = _neighbour_scores_by_definition(user_items, histories, neighbors, 0.0, excluded, half_life)
+        for r in range(len(histories)):
+            assert np.allclose(got[r], want[r], rtol=1e-5, atol=1e-6), \
+                (case, f"history {r} ({len(histories[r])} items)", neighbors, excluded is not None, half_life)
+
+
+def test_history_matrix_weighs_each_item_by_its_latest_occurrence():
+    from recsys.models.base import history_matrix
+
+    m = history_matrix([np.array([5, 2, 5, 7]), np.array([], np.int64), np.array([3])], 8, half_life=1.0)
+    assert m[0].toarray().ravel().tolist() == [0, 0, 0.25, 0, 0, 0.5, 0, 1.0]
+    assert m[1].nnz == 0 and m[2, 3] == 1.0
+    assert history_matrix([np.array([5, 2, 5])], 8)[0].toarray().ravel().tolist() == [0, 0, 1, 0, 0, 1, 0, 0]
+
+
+def test_userknn_neighbours_follow_the_latest_items():
+    # Users 0-19 touch items 0-9, users 20-39 items 10-19. A history that moved from the first group's
+    # items to the second's: with recency weights its neighbours (and list) are the second group's.
+    rng = np.random.default_rng(0)
+    rows = [(u, (0 if u < 20 else 10) + int(i), 4, t)
+            for u in range(40) for t, i in enumerate(rng.choice(10, size=6, replace=False))]
+    ds = make_dataset(rows)
+    history = np.array([ds.item_index(i) for i in (0, 1, 2, 3, 10)])
+    old = get_model("userknn", neighbors=5, recency_half_life=None).fit(ds)
+    new = get_model("userknn", neighbors=5, recency_half_life=0.5).fit(ds)
+    assert set(old.recommend(history, k=3)[0]) <= set(ds.item_index(i) for i in range(10))
+    assert set(new.recommend(history, k=3)[0]) <= set(ds.item_index(i) for i in range(10, 20))
 
 
 def test_item_cosine_by_hand():
@@ -146,7 +175,8 @@ def test_exact_contributions_sum_to_the_score(ml100k_split, name):
 
 def test_bpr_fold_in_agrees_with_the_learned_user_vectors(ml100k_split):
     # A held-out user's history, folded in, should land near the vector learned for that user.
-    model = get_model("bpr", epochs=10).fit(ml100k_split.train)
+    # With the training's recency half-life, not the shorter one new histories are folded in with.
+    model = get_model("bpr", epochs=10, fold_in_half_life=10.0, fold_in_l2=1.0).fit(ml100k_split.train)
     overlaps, cosines = [], []
     for j in range(0, len(ml100k_split.test), 50):
         history, user = ml100k_split.test.histories[j], ml100k_split.test.users[j]
@@ -196,7 +226,7 @@ def test_rating_mf_needs_ratings(tmp_path):
     ("markov", {"window": 0}), ("markov", {"decay": 0.0}), ("markov", {"beta": -1.0}),
     ("markov", {"steps": 0}), ("markov", {"step_decay": 0.0}),
     ("bpr", {"dim": 0}), ("bpr", {"lr": 0.0}), ("ratingmf", {"l2": -0.1}),
-    ("bpr", {"device": "tpu"}),
+    ("bpr", {"device": "tpu"}), ("bpr", {"fold_in_half_life": 0.0}), ("userknn", {"recency_half_life": -1.0}),
 ])
 def test_bad_hyper_parameters_are_refused(tiny, name, params):
     with pytest.raises(ParameterError):

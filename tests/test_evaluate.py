@@ -109,3 +109,17 @@ def test_sampled_candidates_are_explicit_seeded_and_inflated(ml100k_split):
     assert a.metrics["hr@10"] > pop.metrics["hr@10"] > full.metrics["hr@10"]
     assert (a.per_user["rank"] <= 101).all()
     assert (np.sum(a.lists >= 0, axis=1) == 10).all()
+
+
+def test_known_users_false_scores_from_the_history_alone(ml100k_split):
+    # MF-BPR scores a known user with their learned vector; known_users=False folds the history in,
+    # as for a new or edited history: each user's rank is the fold-in's.
+    model = get_model("bpr", epochs=2).fit(ml100k_split.train)
+    heldout = ml100k_split.test.take(np.arange(40))
+    learned = evaluate(model, heldout, ml100k_split.train, k=(10,))
+    folded = evaluate(model, heldout, ml100k_split.train, k=(10,), known_users=False)
+    for j, (history, target) in enumerate(zip(heldout.histories, heldout.targets)):
+        scores = model.score([history])[0]
+        scores[history] = -np.inf
+        assert folded.per_user["rank"][j] == 1 + (scores > scores[target[0]]).sum(), f"user row {j}"
+    assert not np.array_equal(learned.per_user["rank"], folded.per_user["rank"])

@@ -55,3 +55,20 @@ def test_merge_keeps_other_rows_and_the_commands_behind_them(tmp_path, monkeypat
     (tmp_path / "x.json").write_text(json.dumps({**old, "commands": commands}))
     _, commands = common.merge_results("x", {"ranking": [{"model": m, "v": 2} for m in "abc"]})
     assert commands == ["bench/models.py --models b d --merge", "bench/models.py --models b d --merge"]
+
+
+def test_merge_replaces_each_method_of_a_model(tmp_path, monkeypatch):
+    # explain_methods.json holds one row per (model, method): a re-run replaces every one of them.
+    import json
+
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    old = [{"model": m, "method": k, "v": 0} for m in "ab" for k in ("occlusion", "shapley", "exact")]
+    (tmp_path / "y.json").write_text(json.dumps({"command": "x", "results": old}))
+    new = [{"model": "a", "method": k, "v": 1} for k in ("occlusion", "shapley")]
+    fields, _ = common.merge_results("y", {"results": new})
+    got = [(r["model"], r["method"], r["v"]) for r in fields["results"]]
+    assert got == [("a", "occlusion", 1), ("a", "shapley", 1),           # a's exact row: not re-made
+                   ("b", "occlusion", 0), ("b", "shapley", 0), ("b", "exact", 0)]

@@ -305,6 +305,23 @@ def test_content_recommends_from_the_history_text(content, ml100k):
         content.encode_query("   ")
 
 
+def test_content_profile_is_the_recency_weighted_mean(content, ml100k):
+    # Score = cosine to the weighted mean of the history's vectors: 1, 1/4, 1/16 … from the latest
+    # (half-life 0.5), a repeated item counted once, at its latest place.
+    v = content.item_embeddings().astype(np.float64)
+    history = np.array([40, 7, 300, 7, 12])
+    weights = {12: 1.0, 7: 0.25, 300: 1 / 16, 40: 1 / 256}
+    profile = sum(w * v[i] for i, w in weights.items())
+    want = v @ (profile / np.linalg.norm(profile))
+    assert np.allclose(content.score([history])[0], want, atol=1e-5)
+    assert content.history_terms(history) is None     # the weights move when an item is removed
+    plain = get_model("content", recency_half_life=None).fit(ml100k)
+    assert np.allclose(plain.score([history])[0], v @ (v[[40, 7, 300, 12]].sum(0) / np.linalg.norm(
+        v[[40, 7, 300, 12]].sum(0))), atol=1e-5)
+    terms = plain.history_terms(history)
+    assert terms.shape == (5, ml100k.n_items) and not terms[3].any()   # the second 7 adds nothing
+
+
 def test_batches_are_small_and_dropout_high_for_short_histories_only(tmp_path):
     from recsys.models.sequential import auto_batch_size, auto_dropout
 

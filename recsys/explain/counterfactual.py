@@ -158,8 +158,9 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     search.shrink(removed, ranks)
     found = ranks > limits
     proved = np.zeros(len(items), bool)
-    if hasattr(model, "history_terms") and not found.all() and n > max_removals:
-        terms = model.history_terms(history)
+    terms = (model.history_terms(history) if hasattr(model, "history_terms") and not found.all()
+             and n > max_removals else None)
+    if terms is not None:
         for j in np.flatnonzero(~found):
             proved[j] = not could_leave(terms, items[j], excluded, limits[j], max_removals)
     return [Counterfactual(np.asarray(removed[j], np.int64), bool(found[j]), int(before[j]),

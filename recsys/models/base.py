@@ -255,15 +255,32 @@ class RatingPredictor:
         return lambda: ("valid_rmse", self.rating_errors(valid)["rmse"])
 
 
-def history_matrix(histories: list[np.ndarray], n_items: int) -> sparse.csr_matrix:
-    """Binary (n_histories, n_items) CSR matrix of the items in each history."""
+def history_matrix(histories: list[np.ndarray], n_items: int,
+                   half_life: float | None = None) -> sparse.csr_matrix:
+    """(n_histories, n_items) CSR matrix of the items in each history: 1 for each item, or with
+    ``half_life`` its ``recency_weight`` (from the item's latest occurrence)."""
     lengths = np.fromiter((len(h) for h in histories), np.int64, count=len(histories))
-    cols = np.concatenate(histories) if lengths.sum() else np.zeros(0, np.int64)
+    cols = np.concatenate(histories).astype(np.int64) if lengths.sum() else np.zeros(0, np.int64)
     rows = np.repeat(np.arange(len(histories)), lengths)
-    m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
-                          shape=(len(histories), n_items))
-    m.data[:] = 1.0  # a repeated item counts once
-    return m
+    if half_life is None:
+        m = sparse.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)),
+                              shape=(len(histories), n_items))
+        m.data[:] = 1.0  # a repeated item counts once
+        return m
+    ends = np.repeat(np.cumsum(lengths), lengths)
+    weights = recency_weight(ends - 1 - np.arange(len(cols)), half_life)
+    # A repeated item counts once, at its latest (heaviest) occurrence: keep the last of each pair.
+    last = np.unique((rows * n_items + cols)[::-1], return_index=True)[1]
+    keep = len(cols) - 1 - last
+    return sparse.csr_matrix((weights[keep].astype(np.float32), (rows[keep], cols[keep])),
+                             shape=(len(histories), n_items))
+
+
+def recency_weight(steps_back: np.ndarray, half_life: float | None) -> np.ndarray:
+    """1 for a user's latest interaction, halving every ``half_life`` steps back (1 everywhere if None).
+    MF-BPR samples its training positives with it; models that read a history weigh its items with it."""
+    steps_back = np.asarray(steps_back, dtype=np.float64)
+    return np.ones_like(steps_back) if half_life is None else 0.5 ** (steps_back / half_life)
 
 
 def read_config(path: Path) -> dict:

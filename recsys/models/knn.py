@@ -66,18 +66,20 @@ def item_neighbours(X: sparse.csr_matrix, neighbors: int, shrink: float,
 
 def user_neighbour_scores(user_items: sparse.csr_matrix, user_norms: np.ndarray,
                           histories: list[np.ndarray], neighbors: int, shrink: float,
-                          exclude_users: np.ndarray | None = None, dense: bool = True
-                          ) -> np.ndarray | sparse.csr_matrix:
+                          exclude_users: np.ndarray | None = None, dense: bool = True,
+                          half_life: float | None = None) -> np.ndarray | sparse.csr_matrix:
     """Scores from the ``neighbors`` training users most similar to each history (cosine); a user tied
     with the ``neighbors``-th most similar one counts too. ``dense=False``: as a CSR matrix.
+    ``half_life``: the history's items weigh ``recency_weight`` in the similarity (its latest items
+    decide who the neighbours are).
 
     The similarities stay sparse: a short history shares items with few of the training users (on
     Amazon Beauty ~50 of 40k), and selecting the neighbours among those, not among a dense row of every
     user, made evaluating 40k histories ten times faster, with the same scores to the bit.
     """
     n_users, n_items = user_items.shape
-    H = history_matrix(histories, n_items)
-    h_norm = np.sqrt(np.asarray(H.sum(axis=1)).ravel())
+    H = history_matrix(histories, n_items, half_life)
+    h_norm = np.sqrt(np.asarray(H.multiply(H).sum(axis=1)).ravel())
     out = np.zeros((len(histories), n_items), np.float32) if dense else []
     chunk = max(1, _BLOCK_BYTES // (4 * max(n_users, n_items, 1)))
     k = min(neighbors, n_users)
@@ -139,16 +141,25 @@ class ItemKNN(ItemItemRecommender):
 
 @register("userknn")
 class UserKNN(Recommender):
-    """User-based CF: the items of the ``neighbors`` training users closest to the history."""
+    """User-based CF: the items of the ``neighbors`` training users closest to the history.
+
+    The history's items weigh by recency in the similarity (``recency_half_life``, in interactions; None:
+    all alike): on ml-100k's validation split a half-life of 3 gives NDCG@10 0.110 against 0.074
+    unweighted (bench/tune.py), since the next item follows the latest ones. (50 neighbours with a
+    shrink of 10 scored 0.111, within one run's noise; 20 read fewer users per list.)
+    """
 
 
-    def __init__(self, *, neighbors: int = 20, shrink: float = 0.0):
+    def __init__(self, *, neighbors: int = 20, shrink: float = 0.0, recency_half_life: float | None = 3.0):
         self.neighbors = neighbors
         self.shrink = shrink
+        self.recency_half_life = recency_half_life
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "UserKNN":
         check_int("neighbors", self.neighbors)
         check_number("shrink", self.shrink)
+        if self.recency_half_life is not None:
+            check_number("recency_half_life", self.recency_half_life, strict=True)
         self.user_items_ = train.user_item_matrix()
         self.n_items_ = train.n_items
         self.user_norms_ = np.sqrt(np.asarray(self.user_items_.sum(axis=1)).ravel()).astype(np.float32)
@@ -158,7 +169,8 @@ class UserKNN(Recommender):
 
     def _score(self, histories, users):
         return user_neighbour_scores(self.user_items_, self.user_norms_, histories, self.neighbors,
-                                     self.shrink, exclude_users=users)
+                                     self.shrink, exclude_users=users,
+                                     half_life=getattr(self, "recency_half_life", None))
 
 
 def _row_max_scaled(scores: sparse.csr_matrix, weight: float) -> sparse.csr_matrix:
