@@ -111,6 +111,10 @@ def _models_of(command: str) -> set[str] | None:
     return set(names)
 
 
+def _row_key(row: dict) -> tuple:
+    return row["model"], row.get("method")
+
+
 def merge_results(name: str, fields: dict[str, list[dict]]) -> tuple[dict[str, list[dict]], list[str]]:
     """``--merge``: this run's rows (per field, each row naming its "model") in place of the same models'
     rows of bench/results/<name>.json, the other rows kept; and the commands behind the merged rows (a
@@ -121,12 +125,12 @@ def merge_results(name: str, fields: dict[str, list[dict]]) -> tuple[dict[str, l
     old = json.loads(path.read_text())
     merged = {}
     for field, rows in fields.items():
-        # A row is one model's, or one (model, method)'s where a run measures several methods.
-        new = {(r["model"], r.get("method")): r for r in rows}
-        done_models = {r["model"] for r in rows}
-        kept = [new.pop((r["model"], r.get("method")), r) for r in old.get(field) or []]
-        # Rows of a re-run model that this run no longer produced are dropped, not kept stale.
-        merged[field] = [r for r in kept if r["model"] not in done_models or r in rows] + list(new.values())
+        # A row is one model's, or one (model, method)'s where a run measures several methods. In the old
+        # order: a row this run re-made is replaced; a re-run model's row it did not re-make, dropped.
+        new = {_row_key(r): r for r in rows}
+        rerun = {r["model"] for r in rows}
+        merged[field] = [new.pop(_row_key(r)) if _row_key(r) in new else r for r in old.get(field) or []
+                         if _row_key(r) in new or r["model"] not in rerun] + list(new.values())
     done = {r["model"] for rows in fields.values() for r in rows}
     commands = [c for c in old.get("commands") or [old.get("command", "")]
                 if c and not ((ran := _models_of(c)) is not None and ran <= done)]

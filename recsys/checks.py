@@ -19,8 +19,11 @@ def check_positive_int(name: str, value) -> None:
 
 
 def check_number(name: str, value, minimum: float = 0.0, *, strict: bool = False,
-                 maximum: float | None = None) -> None:
-    """A real number (not a bool) >= ``minimum`` (> when ``strict``), and <= ``maximum`` if given."""
+                 maximum: float | None = None, optional: bool = False) -> None:
+    """A real number (not a bool) >= ``minimum`` (> when ``strict``), and <= ``maximum`` if given; with
+    ``optional``, None too (the parameter's "off")."""
+    if optional and value is None:
+        return
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
     ok = ok and (value > minimum if strict else value >= minimum)
     ok = ok and (maximum is None or value <= maximum)

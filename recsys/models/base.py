@@ -276,6 +276,14 @@ def history_matrix(histories: list[np.ndarray], n_items: int,
                              shape=(len(histories), n_items))
 
 
+def first_occurrences(history: np.ndarray) -> np.ndarray:
+    """Boolean mask of the positions where each item of ``history`` first appears: a repeated item
+    counts once in a score, so only those positions carry its term."""
+    first = np.zeros(len(history), bool)
+    first[np.unique(history, return_index=True)[1]] = True
+    return first
+
+
 def recency_weight(steps_back: np.ndarray, half_life: float | None) -> np.ndarray:
     """1 for a user's latest interaction, halving every ``half_life`` steps back (1 everywhere if None).
     MF-BPR samples its training positives with it; models that read a history weigh its items with it."""

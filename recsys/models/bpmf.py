@@ -123,8 +123,7 @@ class BPMF(RatingPredictor, Recommender):
             raise ParameterError(f"keep ({self.keep}) cannot exceed samples ({self.samples})")
         for name in ("beta0", "noise_shape", "noise_rate"):
             check_number(name, getattr(self, name), strict=True)
-        if self.implicit_rating is not None:
-            check_number("implicit_rating", self.implicit_rating)
+        check_number("implicit_rating", self.implicit_rating, optional=True)
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "BPMF":
         self._check_params()

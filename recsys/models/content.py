@@ -19,7 +19,7 @@ from recsys.cache import cached_array
 from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
 from recsys.errors import ParameterError, RecsysError
-from recsys.models.base import Recommender, history_matrix
+from recsys.models.base import Recommender, first_occurrences, history_matrix
 from recsys.models.registry import register
 from recsys.progress import Progress
 
@@ -105,8 +105,7 @@ class ContentModel(Recommender):
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "ContentModel":
         check_int("batch_size", self.batch_size)
-        if self.recency_half_life is not None:
-            check_number("recency_half_life", self.recency_half_life, strict=True)
+        check_number("recency_half_life", self.recency_half_life, strict=True, optional=True)
         _device(self.device)
         self._refuse_if_not_applicable(train)
         self.item_vectors_ = item_text_vectors(train, progress=progress)
@@ -131,9 +130,7 @@ class ContentModel(Recommender):
         if self.recency_half_life is not None:
             return None
         history = self._check_histories([history])[0]
-        first = np.zeros(len(history), bool)              # a repeated item counts once
-        first[np.unique(history, return_index=True)[1]] = True
-        return (self.item_vectors_[history] @ self.item_vectors_.T) * first[:, None]
+        return (self.item_vectors_[history] @ self.item_vectors_.T) * first_occurrences(history)[:, None]
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()

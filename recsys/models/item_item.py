@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from recsys.models.base import Recommender, history_matrix
+from recsys.models.base import Recommender, first_occurrences, history_matrix
 
 
 class ItemItemRecommender(Recommender):
@@ -28,6 +28,4 @@ class ItemItemRecommender(Recommender):
         # The history's rows first: a column of a 54k-item sparse matrix scans every row.
         terms = self.weights_[history][:, item]
         terms = terms.toarray().ravel() if sparse.issparse(terms) else np.asarray(terms).ravel()
-        first = np.zeros(len(history), bool)
-        first[np.unique(history, return_index=True)[1]] = True
-        return np.where(first, terms, 0.0).astype(np.float32)
+        return np.where(first_occurrences(history), terms, 0.0).astype(np.float32)

@@ -158,8 +158,7 @@ class UserKNN(Recommender):
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "UserKNN":
         check_int("neighbors", self.neighbors)
         check_number("shrink", self.shrink)
-        if self.recency_half_life is not None:
-            check_number("recency_half_life", self.recency_half_life, strict=True)
+        check_number("recency_half_life", self.recency_half_life, strict=True, optional=True)
         self.user_items_ = train.user_item_matrix()
         self.n_items_ = train.n_items
         self.user_norms_ = np.sqrt(np.asarray(self.user_items_.sum(axis=1)).ravel()).astype(np.float32)
@@ -169,8 +168,7 @@ class UserKNN(Recommender):
 
     def _score(self, histories, users):
         return user_neighbour_scores(self.user_items_, self.user_norms_, histories, self.neighbors,
-                                     self.shrink, exclude_users=users,
-                                     half_life=getattr(self, "recency_half_life", None))
+                                     self.shrink, exclude_users=users, half_life=self.recency_half_life)
 
 
 def _row_max_scaled(scores: sparse.csr_matrix, weight: float) -> sparse.csr_matrix:

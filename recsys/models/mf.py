@@ -109,8 +109,7 @@ class BPR(_FactorModel):
         check_int("eval_every", self.eval_every)
         check_number("init_std", self.init_std, strict=True)
         for name in ("recency_half_life", "fold_in_half_life"):
-            if getattr(self, name) is not None:
-                check_number(name, getattr(self, name), strict=True)
+            check_number(name, getattr(self, name), strict=True, optional=True)
         if self.sparse and world_size() > 1:
             raise ParameterError("sparse=True (lazy Adam) trains in one process only; drop it under torchrun")
         device = resolve_device(self.device)

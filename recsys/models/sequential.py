@@ -286,14 +286,12 @@ class SequentialRecommender(Recommender):
     def _check_params(self) -> None:
         for name in ("dim", "layers", "heads", "max_len", "epochs", "batch_tokens", "patience"):
             check_int(name, getattr(self, name))
-        if self.max_seconds is not None:
-            check_number("max_seconds", self.max_seconds, strict=True)
+        check_number("max_seconds", self.max_seconds, strict=True, optional=True)
         if self.dim % self.heads:
             raise ParameterError(f"dim ({self.dim}) must be a multiple of heads ({self.heads})")
         if self.batch_size is not None:
             check_int("batch_size", self.batch_size)
-        if self.dropout is not None:
-            check_number("dropout", self.dropout, maximum=0.9)
+        check_number("dropout", self.dropout, maximum=0.9, optional=True)
         check_number("lr", self.lr, strict=True)
         check_number("weight_decay", self.weight_decay)
         check_int("sampled_softmax_above", self.sampled_softmax_above)
