@@ -44,6 +44,12 @@ def config_hash(model: str, params: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def params_gone(manifest: dict) -> list[str]:
+    """The hyper-parameters an artifact was built with that its model no longer takes (renamed or
+    removed since): such an artifact cannot be loaded."""
+    return sorted(set(manifest.get("params") or {}) - set(model_class(manifest["model"]).param_names()))
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -141,6 +147,10 @@ class ArtifactStore:
             raise ArtifactError(f"{path}: built for another model or config")
         if manifest.get("dataset", {}).get("fingerprint") != key.fingerprint:
             raise ArtifactError(f"{path}: built on other data")
+        # Checked here, not only when loading, so that "is it built?" (which does not load) agrees.
+        if gone := params_gone(manifest):
+            raise ArtifactError(f"{path}: built with hyper-parameters this version of {key.model} does not "
+                                f"take ({', '.join(gone)}); rebuild it (make build)")
         files = manifest.get("files") or {}
         if not files:
             raise ArtifactError(f"{path}: manifest lists no files")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.artifacts import ArtifactKey, ArtifactStore
+from recsys.artifacts import ArtifactKey, ArtifactStore, config_hash
 from recsys.cache import data_root
 from recsys.data import EMBEDDED, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError
@@ -80,11 +80,21 @@ def not_applicable(train: Dataset, models) -> dict[str, str]:
 # -- artifacts ----------------------------------------------------------------------------------------
 def choose_artifact(manifests: list[dict], model: str) -> dict | None:
     """Of one dataset's manifests (newest first), the one the app and the API use for ``model``: the
-    default-parameter artifact, else the newest (e.g. one trained with `--param epochs=5`)."""
+    artifact of today's default parameters (by its config hash: one built when the defaults were other
+    ones recorded no changed parameters either), else the newest (e.g. one trained with `--param
+    epochs=5`)."""
     candidates = [m for m in manifests if m.get("model") == model and m.get("config_hash")]
     if not candidates:
         return None
-    return min(candidates, key=lambda m: m.get("changed_params", {"?": None}) != {})
+    return next((m for m in candidates if is_todays_default(m)), candidates[0])
+
+
+def is_todays_default(manifest: dict) -> bool:
+    """Whether an artifact was built with the model's parameters as they default today (its manifest's
+    "changed_params" says so only for the defaults of the day it was built)."""
+    model = manifest.get("model")
+    return (model in model_names()
+            and manifest.get("config_hash") == config_hash(model, get_model(model).get_params()))
 
 
 def artifact_of(store: ArtifactStore, fingerprint: str, model: str,

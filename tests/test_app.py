@@ -90,6 +90,49 @@ def test_scoreboard_shows_the_newest_of_two_artifacts_with_one_label():
     assert not at.exception
 
 
+def test_scoreboard_shows_todays_default_over_a_newer_old_default():
+    """An artifact built when the defaults were other ones also recorded "no changed parameters"; even
+    when it is the newer, the scoreboard shows the artifact of today's defaults, the one the app serves."""
+    import json
+    import shutil
+
+    from recsys.artifacts import ArtifactStore
+
+    build_all(load_dataset(), models=["pop"])
+    new = next(m for m in ArtifactStore().list() if m["model"] == "pop")
+    old = Path(new["path"]).with_name("pop-000000000000")
+    shutil.copytree(new["path"], old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest.update(created="2099-01-01T00:00:00+0000", config_hash="0" * 12,
+                    metrics={**manifest["metrics"], "ndcg@10": 0.5})
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert ArtifactStore().list()[0]["path"] == str(old)        # the old default is the newest
+    at = app().run()
+    board = at.dataframe[0].value
+    assert list(board.index) == ["Popularity"] and float(board.loc["Popularity", "ndcg@10"]) < 0.05
+
+
+def test_scoreboard_leaves_out_an_artifact_this_version_cannot_load():
+    """Built with a hyper-parameter the model no longer takes: not loadable, so not on the scoreboard,
+    whatever metrics it stored."""
+    import json
+    import shutil
+
+    from recsys.artifacts import ArtifactStore
+
+    build_all(load_dataset(), models=["pop"])
+    new = next(m for m in ArtifactStore().list() if m["model"] == "pop")
+    gone = Path(new["path"]).with_name("pop-111111111111")
+    shutil.copytree(new["path"], gone)
+    manifest = json.loads((gone / "manifest.json").read_text())
+    manifest.update(config_hash="1" * 12, params={**manifest["params"], "window_days": 3},
+                    changed_params={"window_days": 3}, metrics={**manifest["metrics"], "ndcg@10": 0.5})
+    (gone / "manifest.json").write_text(json.dumps(manifest))
+    at = app().run()
+    board = at.dataframe[0].value
+    assert list(board.index) == ["Popularity"] and float(board.loc["Popularity", "ndcg@10"]) < 0.05
+
+
 def test_upload_validates_and_keeps_only_good_files(isolated_data):
     import pytest
 

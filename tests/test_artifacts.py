@@ -96,6 +96,43 @@ def test_edited_config_is_refused(setup):
         store.load(key)
 
 
+def test_parameters_this_version_does_not_take_are_refused_clearly(setup):
+    # An artifact saved when the model had a hyper-parameter it no longer has: a clear ArtifactError
+    # (the app then treats the model as not built), not a TypeError from __init__.
+    from recsys.models import model_class
+
+    _, _, path, _ = setup
+    config = json.loads((path / "config.json").read_text())
+    config["params"]["fold_in_half_life"] = 2.0
+    (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ArtifactError, match="config.json: its hyper-parameters do not fit .*fold_in_half_life"):
+        model_class("pop").load(path)
+
+
+def test_a_stored_parameter_this_version_does_not_take_fails_verification(setup, monkeypatch):
+    # The manifest check (what "is it built?" asks, without loading) refuses it as load would.
+    from recsys.models import model_class
+
+    store, key, _, _ = setup
+    monkeypatch.setattr(model_class("pop"), "param_names", classmethod(lambda cls: []))
+    with pytest.raises(ArtifactError, match=r"does not take \(half_life_days\); rebuild it"):
+        store.manifest(key)
+
+
+def test_the_app_serves_todays_default_not_the_newest_old_default():
+    # Both manifests recorded "no changed parameters"; only one has today's defaults' config hash.
+    from recsys.artifacts import config_hash
+    from recsys.service import choose_artifact
+
+    today = config_hash("pop", get_model("pop").get_params())
+    stale = {"model": "pop", "config_hash": "0" * 12, "changed_params": {}}
+    custom = {"model": "pop", "config_hash": "1" * 12, "changed_params": {"half_life_days": 7.0}}
+    current = {"model": "pop", "config_hash": today, "changed_params": {}}
+    assert choose_artifact([stale, custom, current], "pop") is current
+    assert choose_artifact([custom, stale], "pop") is custom          # no default: the newest
+    assert choose_artifact([custom], "markov") is None
+
+
 def test_garbage_manifest(setup):
     store, key, path, _ = setup
     (path / "manifest.json").write_bytes(b"\x00\xff not json")

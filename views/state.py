@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from recsys.artifacts import ArtifactKey, ArtifactStore
+from recsys.artifacts import ArtifactKey, ArtifactStore, params_gone
 from recsys.compare import Cohort, PairTest, cohort_values, compare_all
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
@@ -28,7 +28,8 @@ from recsys.models import Recommender, get_model, model_names, registry
 from recsys.pipeline import build_model, default_models
 from recsys.search import SearchResult, search_items
 from recsys.service import (UPLOAD_LIMIT_MB, artifact_of, build_command, dataset_choices, dataset_source,
-                            datasets_dir, not_applicable, store_recommendations, test_rows)
+                            datasets_dir, is_todays_default, not_applicable, store_recommendations,
+                            test_rows)
 from recsys.split import Split, make_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,8 +102,8 @@ def model_label(name: str) -> str:
 def get_trained(dataset: str, model: str, protocol: str = "loo") -> Recommender | None:
     """The stored model, or None when it is not built (or its artifact is unusable).
 
-    The default-parameter artifact wins; otherwise the newest artifact of that model on this data
-    (e.g. one trained with `python -m recsys train --model gpt --epochs 5`). The cache key includes the
+    The artifact of today's default parameters wins; otherwise the newest artifact of that model on this
+    data (e.g. one trained with `python -m recsys train --model gpt --epochs 5`). The cache key includes the
     artifact's folder and manifest time, so a model rebuilt elsewhere (the CLI, another session) is
     picked up on the next render without restarting the app.
     """
@@ -240,12 +241,14 @@ def built_models(dataset: str, protocol: str = "loo") -> list[str]:
 def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
     """Stored test metrics of every built model for the dataset's split, one row per model; a model
     built with non-default hyper-parameters is labelled with them. When two artifacts get the same label
-    (one built before the model gained a hyper-parameter, say), the newest is shown."""
+    (one built before the model gained a hyper-parameter, or before its defaults changed), the one the
+    app serves is shown: today's defaults', else the newest."""
     split = get_split(dataset, protocol)
     rows = []
-    for m in ArtifactStore().list(split.train.fingerprint()):  # newest first
-        if m.get("model") not in model_names():
-            continue  # a model this version no longer has
+    manifests = ArtifactStore().list(split.train.fingerprint())  # newest first
+    for m in sorted(manifests, key=lambda m: not is_todays_default(m)):  # stable: then newest first
+        if m.get("model") not in model_names() or params_gone(m):
+            continue  # a model, or a hyper-parameter, this version no longer has
         changed = m.get("changed_params")
         if changed is None:  # written before manifests recorded it
             defaults = get_model(m["model"]).get_params()

@@ -217,7 +217,11 @@ class Recommender(ABC):
         config = read_config(path)
         if cls.name and config.get("model") != cls.name:
             raise ArtifactError(f"{path} holds a {config.get('model')!r} model, not {cls.name!r}")
-        model = cls(**config["params"])
+        try:
+            model = cls(**config["params"])
+        except TypeError as e:  # saved by a version whose hyper-parameters differ (an argument gone or renamed)
+            raise ArtifactError(f"{path / CONFIG_FILE}: its hyper-parameters do not fit this version of "
+                                f"{cls.__name__} ({e}); rebuild it (make build)") from None
         try:
             arrays = load_npz(path / ARRAYS_FILE)
         except (OSError, ValueError) as e:
