@@ -23,14 +23,13 @@ from recsys.memory import reuse_freed_memory
 from recsys.models import get_model, model_class
 from recsys.split import leave_one_out, random_split
 
-RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "markov-3", "ease", "bpr", "bpr-fold-in",
+RANKING_MODELS = ["pop", "itemknn", "userknn", "hybridcf", "markov", "markov-3", "ease", "bpr", "bpr-user-vectors",
                   "bpr-item-bias", "bpr-plain", "content", "gpt", "gpt-no-prior", "gpt-text-start", "bert",
                   "bert-no-prior", "bert-no-content"]
 # Rows that are a registered model with other parameters than its defaults.
 # The transformers get a wall-clock budget so that the run ends in reasonable time on 2 cores.
-# "known_users": False is not a model parameter: the row scores every user from their history alone.
 VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
-            "bpr-fold-in": ("bpr", {"known_users": False}),
+            "bpr-user-vectors": ("bpr", {"user_vectors": True}),
             "bpr-item-bias": ("bpr", {"item_bias": True}),
             # The chain the transformers' transition prior uses, alone (``sequential.PRIOR_COUNTS``).
             "markov-3": ("markov", {"steps": 3, "step_decay": 0.7}),
@@ -72,7 +71,6 @@ def run_ranking(names, seeds: int, split=None, variants: dict | None = None) -> 
         model_name, base_params = (variants or VARIANTS).get(name, (name, {}))
         for seed in range(seeds if seeded(name, variants) else 1):
             params = {**base_params, **({"seed": seed} if seeded(name, variants) else {})}
-            known_users = params.pop("known_users", True)
             start = time.perf_counter()
             try:
                 model = get_model(model_name, **params).fit(split.train, valid=split.valid)
@@ -81,7 +79,7 @@ def run_ranking(names, seeds: int, split=None, variants: dict | None = None) -> 
                 print(f"  {name}: skipped: {skipped}", flush=True)
                 break
             fit = time.perf_counter() - start
-            result = evaluate(model, split.test, split.train, k=(10,), known_users=known_users)
+            result = evaluate(model, split.test, split.train, k=(10,))
             history = getattr(model, "history_", [])
             latency = recommend_latency_ms(model, split)
             runs.append({**{m: result.metrics[m] for m in METRICS}, "fit_s": fit,

@@ -23,7 +23,7 @@ README = ROOT / "README.md"
 # Rows of models.py that are a registered model with other parameters.
 LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybridcf": "Hybrid CF",
           "markov": "Markov chain", "markov-3": "Markov chain over 3 steps", "ease": "EASE", "bpr": "MF-BPR",
-          "bpr-plain": "MF-BPR without recency sampling", "bpr-fold-in": "MF-BPR, history folded in",
+          "bpr-plain": "MF-BPR without recency sampling", "bpr-user-vectors": "MF-BPR, known users by their learned vectors",
           "bpr-item-bias": "MF-BPR with an item bias", "content": "Content (MiniLM text only)",
           "gpt": "GPT", "gpt-text-start": "GPT, item vectors from titles", "gpt-no-decay": "GPT, constant LR",
           "gpt-no-prior": "GPT without the transition prior", "bert-no-prior": "BERT4Rec without the transition prior",

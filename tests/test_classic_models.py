@@ -176,7 +176,8 @@ def test_exact_contributions_sum_to_the_score(ml100k_split, name):
 def test_bpr_fold_in_agrees_with_the_learned_user_vectors(ml100k_split):
     # A held-out user's history, folded in, should land near the vector learned for that user.
     # With the training's recency half-life, not the shorter one new histories are folded in with.
-    model = get_model("bpr", epochs=10, fold_in_half_life=10.0, fold_in_l2=1.0).fit(ml100k_split.train)
+    model = get_model("bpr", epochs=10, fold_in_half_life=10.0, fold_in_l2=1.0,
+                      user_vectors=True).fit(ml100k_split.train)
     overlaps, cosines = [], []
     for j in range(0, len(ml100k_split.test), 50):
         history, user = ml100k_split.test.histories[j], ml100k_split.test.users[j]
@@ -189,10 +190,23 @@ def test_bpr_fold_in_agrees_with_the_learned_user_vectors(ml100k_split):
     assert model.item_embeddings().shape == (ml100k_split.train.n_items, 64)
 
 
-def test_bpr_rejects_unknown_users(ml100k_split):
-    model = get_model("bpr", epochs=1).fit(ml100k_split.train)
+def test_bpr_with_user_vectors_rejects_unknown_users(ml100k_split):
+    model = get_model("bpr", epochs=1, user_vectors=True).fit(ml100k_split.train)
     with pytest.raises(DataError, match="unknown user"):
         model.score([np.array([1, 2])], users=np.array([10**6]))
+
+
+def test_bpr_ranks_known_users_by_their_history_as_it_explains_them(ml100k_split):
+    # The default folds every history in, so a known user's list is the one its explanation explains
+    # (explain_items scores the folded-in history); user_vectors=True ranks by the learned vector.
+    model = get_model("bpr", epochs=2).fit(ml100k_split.train)
+    assert not model.per_user_parameters
+    histories = ml100k_split.test.histories.rows()[:5]
+    users = ml100k_split.test.users[:5]
+    np.testing.assert_array_equal(model.score(histories, users=users), model.score(histories))
+    model.user_vectors = True
+    assert model.per_user_parameters
+    assert not np.allclose(model.score(histories, users=users), model.score(histories))
 
 
 def test_rating_mf_learns_a_low_rank_matrix():

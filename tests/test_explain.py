@@ -116,6 +116,7 @@ def test_a_model_that_ignores_the_history_says_so(models, ml100k_split):
     user, h = _cases(ml100k_split, 1)[0]
     e = explain_items(models["pop"], h, _list(models["pop"], user, h)[:2], user=user)[0]
     assert e.method == "none" and not e.values.any() and not e.counterfactual.found
+    assert e.counterfactual.proved_none        # the score does not read the history: nothing can move it
     titles = np.array([f"T{i}" for i in range(models["pop"].n_items_)], dtype=object)
     assert "popularity alone" in because_you_watched(e, titles)
     assert "No counterfactual" in counterfactual_sentence(e, titles)

@@ -132,8 +132,9 @@ def explain_items(model: Recommender, history, items, *, user: int | None = None
         ranks, scores = ranks_in(whole, items, excluded), whole[0, items]
         return [HistoryExplanation(int(i), history, np.zeros(len(history), np.float32), float(s), float(s),
                                    "none", {"reason": model.ignores_history}, None, int(r),
+                                   # The score does not read the history: no removal can move it.
                                    Counterfactual(np.zeros(0, np.int64), False, int(r), int(r),
-                                                  max(cutoff, int(r)), max_removals, 0))
+                                                  max(cutoff, int(r)), max_removals, 0, proved_none=True))
                 for i, s, r in zip(items, scores, ranks)]
     method = method or default_method(model)
     single = single_removals(model, history) if counterfactual or method == "occlusion" else None

@@ -140,7 +140,9 @@ class StoredExplanations:
         cf = Counterfactual(removed.copy(), bool(a["found"][r, j]), int(a["rank_before"][r, j]),
                             int(a["rank_after"][r, j]), int(a["cutoff"][r, j]),
                             int(self.meta["max_removals"]), int(a["checked"][r, j]),
-                            bool(a["proved_none"][r, j]))
+                            # A model that ignores the history: no removal can move the item (stores
+                            # written before this was recorded hold False).
+                            bool(a["proved_none"][r, j]) or self.meta["method"] == "none")
         return HistoryExplanation(int(item), history, a["values"][lo:lo + n].copy(),
                                   float(a["base"][r, j]), float(a["score"][r, j]), self.meta["method"],
                                   dict(self.meta["settings"]),
