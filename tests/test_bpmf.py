@@ -129,8 +129,30 @@ def test_thompson_ranks_by_one_posterior_draw_per_call(planted):
             assert len(match) >= 1, f"user {u}: a Thompson row that is no posterior draw"
             picked.add(int(match[0]))
     assert len(picked) > 5, picked
-    mean = model.set_params(thompson=False).score(histories, users=users)
-    assert np.allclose(mean, per_draw.mean(axis=0), atol=1e-4)
+
+
+def test_a_known_users_list_folds_in_the_ratings_they_gave(fitted, planted):
+    """Without Thompson sampling a known user is ranked by their history folded in with their training
+    ratings (an item they did not rate counts at the implicit rating), and each listed item's
+    explanation stands at the item's place in that list (one computation, checked per item)."""
+    from recsys.explain import explain_items
+
+    train = planted[1].train
+    assert not fitted.per_user_parameters
+    for u in (0, 1, 2, 3, 4):
+        mine = train.user == u
+        unrated = np.setdiff1d(np.arange(train.n_items), train.item[mine])[0]
+        history = np.append(train.item[mine], unrated)
+        ratings = np.append(train.rating[mine], fitted.implicit_rating_)
+        np.testing.assert_allclose(fitted.known_ratings(u, history), ratings, rtol=1e-6)
+        mean, _ = fitted.fold_in(history, ratings)
+        alone = fitted.global_mean_ + np.einsum("sd,sid->i", mean, fitted.item_samples_) / len(mean)
+        assert np.allclose(fitted.score([history], users=[u])[0], alone, atol=1e-4), f"user {u}"
+        listed = fitted.recommend(history, k=5, users=[u])[0]
+        for place, e in enumerate(explain_items(fitted, history, listed, user=u), start=1):
+            assert e.rank == place, f"user {u}, item {e.item}: explained at #{e.rank}, listed at #{place}"
+        summary = fitted.rating_summary(listed, user=u, history=history)
+        assert np.all(np.diff(summary["predicted"]) <= 1e-5), f"user {u}: predictions out of list order"
 
 
 def test_bad_input_is_refused(fitted, ml100k):

@@ -112,9 +112,9 @@ def test_sampled_candidates_are_explicit_seeded_and_inflated(ml100k_split):
 
 
 def test_known_users_false_scores_from_the_history_alone(ml100k_split):
-    # MF-BPR scores a known user with their learned vector; known_users=False folds the history in,
-    # as for a new or edited history: each user's rank is the fold-in's.
-    model = get_model("bpr", epochs=2).fit(ml100k_split.train)
+    # MF-BPR with user_vectors=True scores a known user with their learned vector; known_users=False
+    # folds the history in, as for a new or edited history: each user's rank is the fold-in's.
+    model = get_model("bpr", epochs=2, user_vectors=True).fit(ml100k_split.train)
     heldout = ml100k_split.test.take(np.arange(40))
     learned = evaluate(model, heldout, ml100k_split.train, k=(10,))
     folded = evaluate(model, heldout, ml100k_split.train, k=(10,), known_users=False)

@@ -38,8 +38,7 @@ widgets.protocol_badge(split, knobs[0])
 st.caption("Each list ranks every item the user has not seen (the same protocol as the scoreboard). "
            "“Because you watched” names the history items whose removal lowers the item's score most "
            "(the per-model method is on the Explanations page), with the user's rating; the line below "
-           "it is a counterfactual, checked by re-scoring. Bayesian MF ranks with the user's posterior "
-           "draws and is explained through its folded-in history.")
+           "it is a counterfactual, checked by re-scoring.")
 history, frames, ratings = tuple(ctx.history.tolist()), {}, state.history_ratings(name, ctx)
 for column, model in zip(st.columns(len(models)), models):
     with st.spinner(f"{state.model_label(model)}: ranking and explaining…"):

@@ -93,7 +93,10 @@ def _recommendation_frame(dataset, model_name, version, history, user, k, lam, p
     if target:
         frame.insert(1, "hit", np.isin(items, target))
     if hasattr(model, "rating_summary"):  # a Bayesian model: each prediction with its uncertainty
-        summary = model.rating_summary(items, user=user, history=None if user is not None else h)
+        # As the list ranks: a known user's history folded in with their ratings, or their stored
+        # posterior draws where those rank (Thompson sampling).
+        draws = user is not None and model.per_user_parameters
+        summary = model.rating_summary(items, user=user, history=None if draws else h)
         frame = frame.assign(predicted=summary["predicted"], low=summary["low"], high=summary["high"],
                              model_sd=summary["model_sd"])
     return frame

@@ -13,10 +13,12 @@ predictive distribution of a rating is the mixture of their Gaussians, so an int
 sure the model is (few ratings, unusual taste → wide). Ranking uses the posterior mean, or one posterior
 draw per user with ``thompson=True`` (Thompson sampling: uncertain items get their chance).
 
-A new or edited history is folded in per kept draw of the item vectors: the user vector's Gaussian
-posterior given the history's ratings under the learned user prior (``fold_in``, exact, no sampling);
-items given without ratings count as rated at ``implicit_rating`` (the 75th percentile of training
-ratings by default: "chosen, so probably liked"). Explanations (occlusion) go through this fold-in.
+A history is folded in per kept draw of the item vectors: the user vector's Gaussian posterior given the
+history's ratings under the learned user prior (``fold_in``, exact, no sampling); items given without
+ratings count as rated at ``implicit_rating`` (the 75th percentile of training ratings by default:
+"chosen, so probably liked"). A known user's list folds in their history with the ratings they gave in
+training (``known_ratings``), so the list and its explanation (occlusion through the same fold-in) are
+one computation; the stored user draws serve ``predict``, the rating errors and Thompson sampling.
 """
 from __future__ import annotations
 
@@ -94,7 +96,13 @@ def mixture_quantiles(means: np.ndarray, sds: np.ndarray, levels: np.ndarray,
 class BPMF(RatingPredictor, Recommender):
     """Bayesian PMF by Gibbs sampling; ``predict_interval`` gives predictive intervals."""
 
-    per_user_parameters = True
+    # 1: known users are ranked by folding in their rated history (2026-12-05); the ratings are stored.
+    revision = 1
+
+    @property
+    def per_user_parameters(self) -> bool:
+        """Thompson sampling ranks known users by their stored draws; otherwise every list is a fold-in."""
+        return self.thompson
 
     def __init__(self, *, dim: int = 10, burn_in: int = 100, samples: int = 200, keep: int = 20,
                  beta0: float = 2.0, noise_shape: float = 1.0, noise_rate: float = 1.0,
@@ -174,6 +182,11 @@ class BPMF(RatingPredictor, Recommender):
         self.hyper_user_ = np.concatenate([mu_u[None], lam_u])  # last draw: (1 + d, d), fold-in prior
         self.implicit_rating_ = float(self.implicit_rating if self.implicit_rating is not None
                                       else np.percentile(ratings, 75))
+        # Each user's training ratings, sorted by item (CSR), for folding a known user's history in.
+        order = np.lexsort((items, users))
+        self.rated_indptr_ = np.searchsorted(users[order], np.arange(n_users + 1)).astype(np.int64)
+        self.rated_items_ = items[order]
+        self.rated_values_ = ratings[order].astype(np.float32)
         return self
 
     # -- predictions ----------------------------------------------------------------------------------
@@ -232,13 +245,17 @@ class BPMF(RatingPredictor, Recommender):
         """For each of ``items``: the predicted rating (posterior mean), the ``level`` predictive interval
         and ``model_sd``, the model's own uncertainty about the mean rating (the spread of the posterior,
         without the rating noise every prediction shares). For a known ``user`` (their stored draws), or
-        a ``history`` (with optional ``ratings``) folded in (exact Gaussian per kept draw)."""
+        a ``history`` (with optional ``ratings``) folded in (exact Gaussian per kept draw); a known
+        ``user`` with a ``history`` folds it in with the user's training ratings, as their list ranks."""
         items = self._check_items(items)
-        if user is not None:
+        if user is not None and history is None:
             means, extra = self._draw_means(np.full(len(items), int(user)), items), None
             spread = means.var(axis=1)
         else:
-            mean, cov = self.fold_in(np.asarray(history if history is not None else [], np.int64), ratings)
+            history = np.asarray(history if history is not None else [], np.int64)
+            if user is not None and ratings is None:
+                ratings = self.known_ratings(user, history)
+            mean, cov = self.fold_in(history, ratings)
             V = self.item_samples_[:, items].astype(np.float64)                  # (keep, n, d)
             means = self.global_mean_ + np.einsum("sd,snd->ns", mean, V)
             extra = np.einsum("snd,sde,sne->ns", V, cov, V)                      # v' Sigma_s v
@@ -278,6 +295,17 @@ class BPMF(RatingPredictor, Recommender):
             raise DataError(f"got {r.size} ratings for {items.size} items")
         return r
 
+    def known_ratings(self, user: int, items) -> np.ndarray:
+        """The rating ``user`` gave each of ``items`` in training, ``implicit_rating`` where none."""
+        (user,) = self._check_user_indices([user])
+        items = self._check_items(items)
+        lo, hi = self.rated_indptr_[user], self.rated_indptr_[user + 1]
+        rated = self.rated_items_[lo:hi]
+        at = np.minimum(np.searchsorted(rated, items), max(len(rated) - 1, 0))
+        hit = (rated[at] == items) if len(rated) else np.zeros(len(items), bool)
+        return np.where(hit, self.rated_values_[lo:hi][at] if len(rated) else 0.0,
+                        self.implicit_rating_).astype(np.float64)
+
     def fold_in(self, items, ratings=None) -> tuple[np.ndarray, np.ndarray]:
         """The posterior of a new user's vector given rated ``items`` (ratings default to
         ``implicit_rating``), per kept draw of the item vectors: Gaussian means (keep, dim) and
@@ -308,28 +336,35 @@ class BPMF(RatingPredictor, Recommender):
                                    np.einsum("sid,sie->isde", V, V).reshape(n, S * d * d))
         return self._stacked_cache
 
-    def _fold_in_means(self, histories: list[np.ndarray]) -> np.ndarray:
-        """Posterior-mean user vectors (keep, n, dim) of many unrated histories at once (occlusion asks
-        for hundreds): one sparse (histories × items) count matrix times every item's v v^T, for all
-        kept draws in one product, instead of an outer product per history row."""
+    def _fold_in_means(self, histories: list[np.ndarray], users: np.ndarray | None = None) -> np.ndarray:
+        """Posterior-mean user vectors (keep, n, dim) of many histories at once (occlusion asks for
+        hundreds): one sparse (histories × items) count matrix times every item's v v^T, for all kept
+        draws in one product, instead of an outer product per history row. With ``users``, each
+        history's items carry that user's training ratings (``known_ratings``), else the implicit one."""
         lengths = np.array([len(h) for h in histories])
         items = np.concatenate(histories) if lengths.sum() else np.zeros(0, np.int64)
-        counts = sparse.csr_matrix((np.ones(len(items)), (np.repeat(np.arange(len(histories)), lengths),
-                                                          items)), shape=(len(histories), self.n_items_))
+        rows = np.repeat(np.arange(len(histories)), lengths)
+        shape = (len(histories), self.n_items_)
+        counts = sparse.csr_matrix((np.ones(len(items)), (rows, items)), shape=shape)
+        if users is None:
+            centred = counts * (self.implicit_rating_ - self.global_mean_)
+        else:
+            rated = np.concatenate([self.known_ratings(u, h) for u, h in zip(users, histories)]
+                                   ) if len(items) else np.zeros(0)
+            centred = sparse.csr_matrix((rated - self.global_mean_, (rows, items)), shape=shape)
         S, d = len(self.noise_precision_), self.dim
         stacked, outer = self._stacked()
         gram = (counts @ outer).reshape(len(histories), S, d, d).transpose(1, 0, 2, 3)
-        linear = (counts @ stacked).reshape(len(histories), S, d)
-        linear = linear.transpose(1, 0, 2) * (self.implicit_rating_ - self.global_mean_)
+        linear = (centred @ stacked).reshape(len(histories), S, d).transpose(1, 0, 2)
         precision, shift = self._user_posterior(gram, linear)
         return np.linalg.solve(precision, shift[..., None])[..., 0]
 
     def _score(self, histories, users):
         S = len(self.noise_precision_)
-        if users is None:
-            vectors = self._fold_in_means(histories)  # (keep, n, d)
-        else:
+        if users is not None and self.thompson:
             vectors = self.user_samples_[:, self._check_user_indices(users)]
+        else:
+            vectors = self._fold_in_means(histories, users)  # (keep, n, d)
         if self.thompson:
             # One posterior draw per row: a new draw every call, as Thompson sampling needs.
             rng = self.__dict__.setdefault("_rng", np.random.default_rng(self.seed))
