@@ -6,8 +6,10 @@ check, the CSV download, the precomputed store): it runs the attribution method 
 counterfactual per item (``recsys.explain.counterfactual``), and returns ``HistoryExplanation`` objects
 that name their method, settings and uncertainty.
 
-Models with per-user parameters (MF-BPR, UserKNN's known users) are explained through their history
-path (fold-in), since a learned user vector has no history items to credit.
+A model that ranks known users by a learned vector (``per_user_parameters``: rating MF, MF-BPR with
+``user_vectors=True``, Bayesian MF with Thompson sampling) is explained through its history path
+(fold-in), since a learned user vector has no history items to credit; the defaults of MF-BPR and
+Bayesian MF rank every list from the history, so their lists are the ones explained.
 """
 from __future__ import annotations
 
