@@ -9,6 +9,7 @@ from scipy import stats
 
 from recsys.data.dataset import build_dataset
 from recsys.errors import DataError, NotApplicable, ParameterError
+from recsys.explain import explain_items
 from recsys.models import get_model, load_model
 from recsys.models.bpmf import mixture_quantiles
 from recsys.split import random_split
@@ -135,8 +136,6 @@ def test_a_known_users_list_folds_in_the_ratings_they_gave(fitted, planted):
     """Without Thompson sampling a known user is ranked by their history folded in with their training
     ratings (an item they did not rate counts at the implicit rating), and each listed item's
     explanation stands at the item's place in that list (one computation, checked per item)."""
-    from recsys.explain import explain_items
-
     train = planted[1].train
     assert not fitted.per_user_parameters
     for u in (0, 1, 2, 3, 4):

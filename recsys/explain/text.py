@@ -85,7 +85,7 @@ def list_reasons(explanations: Sequence[HistoryExplanation], titles, n: int = 3,
 def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
     """"Without A and B, Wag the Dog drops from #1 to #37", or why there is no such set.
 
-    A model with per-user vectors (MF) ranks a known user's list with the learned vector but is explained
+    A model that ranks a known user by a learned vector (``per_user_parameters``) is explained
     through the folded-in history, where the item may stand elsewhere: the sentence then says so and
     starts from that rank, so that "#1 in the list" and "drops from #63" never meet unexplained."""
     titles = np.asarray(titles, dtype=object)

@@ -300,11 +300,13 @@ class BPMF(RatingPredictor, Recommender):
         (user,) = self._check_user_indices([user])
         items = self._check_items(items)
         lo, hi = self.rated_indptr_[user], self.rated_indptr_[user + 1]
-        rated = self.rated_items_[lo:hi]
-        at = np.minimum(np.searchsorted(rated, items), max(len(rated) - 1, 0))
-        hit = (rated[at] == items) if len(rated) else np.zeros(len(items), bool)
-        return np.where(hit, self.rated_values_[lo:hi][at] if len(rated) else 0.0,
-                        self.implicit_rating_).astype(np.float64)
+        rated, values = self.rated_items_[lo:hi], self.rated_values_[lo:hi]
+        at = np.searchsorted(rated, items)
+        hit = at < len(rated)
+        hit[hit] = rated[at[hit]] == items[hit]
+        out = np.full(len(items), self.implicit_rating_)
+        out[hit] = values[at[hit]]
+        return out
 
     def fold_in(self, items, ratings=None) -> tuple[np.ndarray, np.ndarray]:
         """The posterior of a new user's vector given rated ``items`` (ratings default to
