@@ -24,7 +24,7 @@ from recsys.cache import data_root
 from recsys.data.dataset import Dataset
 from recsys.errors import ArtifactError
 from recsys.io import atomic_save_npz, atomic_write_json, load_npz
-from recsys.models.registry import model_class
+from recsys.models.registry import model_class, model_facts
 
 MANIFEST = "manifest.json"
 EVALUATION = "evaluation.npz"  # per-user metrics and top lists of the test evaluation
@@ -37,7 +37,7 @@ def default_root() -> Path:
 
 def config_hash(model: str, params: dict) -> str:
     config = {"model": model, "params": params}
-    revision = model_class(model).revision
+    revision = model_facts(model).revision
     if revision:  # only then, so that the other models' artifacts keep their keys
         config["revision"] = revision
     blob = json.dumps(config, sort_keys=True, default=str)
@@ -47,7 +47,7 @@ def config_hash(model: str, params: dict) -> str:
 def params_gone(manifest: dict) -> list[str]:
     """The hyper-parameters an artifact was built with that its model no longer takes (renamed or
     removed since): such an artifact cannot be loaded."""
-    return sorted(set(manifest.get("params") or {}) - set(model_class(manifest["model"]).param_names()))
+    return sorted(set(manifest.get("params") or {}) - set(model_facts(manifest["model"]).param_names))
 
 
 def _sha256(path: Path) -> str:

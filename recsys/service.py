@@ -22,6 +22,7 @@ from recsys.cache import data_root
 from recsys.data import EMBEDDED, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError
 from recsys.models import Recommender, get_model, model_names
+from recsys.models.registry import model_facts
 from recsys.split import Split, make_split
 
 UPLOAD_LIMIT_MB = 50
@@ -94,7 +95,7 @@ def is_todays_default(manifest: dict) -> bool:
     "changed_params" says so only for the defaults of the day it was built)."""
     model = manifest.get("model")
     return (model in model_names()
-            and manifest.get("config_hash") == config_hash(model, get_model(model).get_params()))
+            and manifest.get("config_hash") == config_hash(model, model_facts(model).params))
 
 
 def artifact_of(store: ArtifactStore, fingerprint: str, model: str,

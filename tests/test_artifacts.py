@@ -50,12 +50,13 @@ def test_config_hash_separates_parameters(setup, tiny):
 
 
 def test_a_new_revision_of_a_model_is_rebuilt_not_served(setup, tiny, monkeypatch):
-    from recsys.models import model_class
+    from recsys.models import registry
 
     store, key, _, model = setup
     params = model.get_params()
     assert store.key("pop", params, tiny) == key
-    monkeypatch.setattr(model_class("pop"), "revision", 1)  # its training changed; the parameters did not
+    # Its training changed, the parameters did not (what the facts cache says once the code says so).
+    monkeypatch.setitem(registry._FACTS, "pop", registry.ModelFacts(registry.model_facts("pop").params, 1))
     assert store.key("pop", params, tiny).config != key.config
     with pytest.raises(ArtifactError, match="no artifact"):
         store.load(store.key("pop", params, tiny))
@@ -111,10 +112,10 @@ def test_parameters_this_version_does_not_take_are_refused_clearly(setup):
 
 def test_a_stored_parameter_this_version_does_not_take_fails_verification(setup, monkeypatch):
     # The manifest check (what "is it built?" asks, without loading) refuses it as load would.
-    from recsys.models import model_class
+    from recsys.models import registry
 
     store, key, _, _ = setup
-    monkeypatch.setattr(model_class("pop"), "param_names", classmethod(lambda cls: []))
+    monkeypatch.setitem(registry._FACTS, "pop", registry.ModelFacts({}, 0))  # a version without the parameter
     with pytest.raises(ArtifactError, match=r"does not take \(half_life_days\); rebuild it"):
         store.manifest(key)
 
@@ -131,6 +132,42 @@ def test_the_app_serves_todays_default_not_the_newest_old_default():
     assert choose_artifact([stale, custom, current], "pop") is current
     assert choose_artifact([custom, stale], "pop") is custom          # no default: the newest
     assert choose_artifact([custom], "markov") is None
+
+
+def test_model_facts_are_each_models_defaults_and_survive_a_damaged_cache(monkeypatch, tmp_path):
+    # What manifests are checked against, read from a cache instead of importing every model.
+    from recsys.models import BUILTIN, registry
+
+    monkeypatch.setenv("RECLENS_CACHE", str(tmp_path))
+    for damage in (None, "{not json", '{"pop": {"params": 3}}'):
+        monkeypatch.setattr(registry, "_FACTS", {})
+        if damage:
+            next(tmp_path.glob("model-facts-*.json")).write_text(damage)
+        for name in BUILTIN:
+            facts, cls = registry.model_facts(name), registry.model_class(name)
+            assert facts.params == json.loads(json.dumps(cls().get_params(), default=str)), (name, damage)
+            assert facts.revision == cls.revision and facts.param_names == cls.param_names(), (name, damage)
+        assert len(list(tmp_path.glob("model-facts-*.json"))) == 1
+
+
+def test_listing_and_scoring_built_models_imports_no_model_code(isolated_data, monkeypatch):
+    # The sidebar's "built models" and the Overview's scoreboard read manifests: no torch (seconds).
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from recsys.data import load_dataset
+    from recsys.models import registry
+    from recsys.pipeline import build_all
+
+    monkeypatch.setattr(registry, "_FACTS", {})  # as in a new process: the build writes the facts
+    build_all(load_dataset(), models=["pop", "markov"])
+    code = ("import sys; from views import state; "
+            "built = state.built_models('ml-100k'); board = state.scoreboard('ml-100k'); "
+            "print(built, sorted(board.index), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip().splitlines()[-1] == "['markov', 'pop'] ['markov', 'pop'] False"
 
 
 def test_garbage_manifest(setup):

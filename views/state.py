@@ -24,7 +24,7 @@ from recsys.compare import Cohort, PairTest, cohort_values, compare_all
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
 from recsys.index import ItemIndex, index_for
-from recsys.models import Recommender, get_model, model_names, registry
+from recsys.models import Recommender, model_names, registry
 from recsys.pipeline import build_model, default_models
 from recsys.search import SearchResult, search_items
 from recsys.service import (UPLOAD_LIMIT_MB, artifact_of, build_command, dataset_choices, dataset_source,
@@ -251,7 +251,7 @@ def scoreboard(dataset: str, protocol: str = "loo") -> pd.DataFrame:
             continue  # a model, or a hyper-parameter, this version no longer has
         changed = m.get("changed_params")
         if changed is None:  # written before manifests recorded it
-            defaults = get_model(m["model"]).get_params()
+            defaults = registry.model_facts(m["model"]).params
             changed = {k: v for k, v in m.get("params", {}).items() if defaults.get(k) != v}
         label = m["model"] + (f" ({', '.join(f'{k}={v}' for k, v in changed.items())})" if changed else "")
         if any(r["model"] == label for r in rows):

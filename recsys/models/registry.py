@@ -2,15 +2,21 @@
 models (adding a model is one row here and ``@register(name)`` on its class).
 
 The built-in models' modules are imported when a model is first asked for, so listing names or reading
-artifacts' manifests does not import torch (about 2 s — most of the app's first-render time).
+artifacts' manifests does not import torch (about 2 s — most of the app's first-render time): what a
+manifest is checked against (default parameters, parameter names, revision) comes from ``model_facts``,
+cached on disk per version of the library's source.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from recsys.cache import cache_root
 from recsys.errors import ParameterError
+from recsys.io import atomic_write_bytes
 
 
 @dataclass(frozen=True)
@@ -85,3 +91,65 @@ def load_model(path: str | Path):
     from recsys.models.base import read_config
 
     return model_class(read_config(Path(path))["model"]).load(path)
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    params: dict         # the default hyper-parameters, as JSON holds them (what manifests record)
+    revision: int
+
+    @property
+    def param_names(self) -> list[str]:
+        return list(self.params)
+
+
+_FACTS: dict[str, ModelFacts] = {}
+
+
+def model_facts(name: str) -> ModelFacts:
+    """A model's default parameters and revision without importing it, for checking manifests.
+
+    Built-in models' facts are read from <cache>/model-facts-<hash of the library's source>.json, written
+    by the first process that asks (``make build`` does): a change to any source file gives a new hash,
+    so a stale entry is never read. Models registered at run time are asked directly.
+    """
+    if name not in _FACTS:
+        if name in BUILTIN:
+            _FACTS.update(_builtin_facts())
+        else:
+            _FACTS[name] = _facts_of(model_class(name))
+    return _FACTS[name]
+
+
+def _facts_of(cls: type) -> ModelFacts:
+    # Through JSON as a manifest would store them, so the defaults compare equal to a manifest's params.
+    return ModelFacts(json.loads(json.dumps(cls().get_params(), default=str)), cls.revision)
+
+
+def _builtin_facts() -> dict[str, ModelFacts]:
+    path = cache_root() / f"model-facts-{_source_hash()}.json"
+    try:
+        return {name: ModelFacts(f["params"], f["revision"]) for name, f in json.loads(path.read_text()).items()
+                if name in BUILTIN}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # missing or damaged: import the models and write it again
+    facts = {name: _facts_of(model_class(name)) for name in BUILTIN}
+    try:
+        atomic_write_bytes(path, json.dumps({name: {"params": f.params, "revision": f.revision}
+                                             for name, f in facts.items()}, indent=1).encode())
+        for old in path.parent.glob("model-facts-*.json"):  # earlier versions' entries
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass  # a read-only data folder: the next process computes them again
+    return facts
+
+
+def _source_hash() -> str:
+    """A hash of every source file of the recsys package (a default can live in any of them)."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        h.update(str(path.relative_to(package)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
