@@ -258,7 +258,9 @@ class Api:
             vectors=ds.genre_vectors() if o.diversity else None,
             popularity=ds.item_popularity() if o.popularity_penalty else None,
             popularity_penalty=o.popularity_penalty, exclude=exclude, allowed=allowed)
-        return self._list_body(o, t, ds, history, user, items, scores)
+        return self._list_body(o, t, ds, history, user, items, scores,
+                               _hidden(model.n_items_, exclude, allowed),
+                               reranked=bool(o.diversity or o.popularity_penalty))
 
     async def recommend_batched(self, o: ListOptions, t: Target) -> dict:
         """One plain list (no re-ranking, no reasons) from scores computed together with the other
@@ -276,7 +278,7 @@ class Api:
         if keep is not None:
             scores[:, ~keep] = -np.inf
         items, top = top_k(scores, o.k)
-        return self._list_body(o, t, ds, history, user, items[0], top[0])
+        return self._list_body(o, t, ds, history, user, items[0], top[0], None if keep is None else ~keep)
 
     def _prepare(self, o: ListOptions, t: Target):
         ds, model = self.dataset(o.dataset), self.model(o.dataset, o.model)
@@ -284,7 +286,7 @@ class Api:
         exclude = [self.ids(o.dataset, "item")(i) for i in o.exclude] or None
         return ds, model, history, user, exclude, self.allowed(ds, o)
 
-    def _list_body(self, o, t, ds, history, user, items, scores) -> dict:
+    def _list_body(self, o, t, ds, history, user, items, scores, hidden=None, reranked=False) -> dict:
         items, scores = np.atleast_1d(np.squeeze(items)), np.atleast_1d(np.squeeze(scores))
         keep = items >= 0                      # a filter can leave fewer than k items: no padding
         items, scores = items[keep], scores[keep]
@@ -294,19 +296,25 @@ class Api:
         body = {"dataset": o.dataset, "model": o.model, "user": t.user, "history_length": len(history),
                 "items": out}
         if o.explain and len(items):
-            body["note"] = self.add_reasons(o.dataset, o.model, history, user, items, out)
+            body["note"] = self.add_reasons(o.dataset, o.model, history, user, items, out, hidden, reranked)
         return body
 
-    def add_reasons(self, name, model, history, user, items, out) -> str | None:
+    def add_reasons(self, name, model, history, user, items, out, hidden=None, reranked=False
+                    ) -> str | None:
+        """Each row's reason and counterfactual; ``hidden``: what a filter left out, so that the
+        counterfactual ranks among the items the list could show, as the list did; ``reranked``: the
+        rows are not in the model's order, so each counterfactual says where the model ranks the item."""
         from recsys.explain import counterfactual_sentence, list_reasons
 
         ds = self.dataset(name)
-        explained = self.ws.explain(name, model, history, user, items)
+        explained = self.ws.explain(name, model, history, user, items, hidden=hidden)
         titles = self.titles(ds)
         ratings = None if user is None else ds.ratings_of(user, history)
         note, reasons = list_reasons(explained, titles, ratings=ratings)
         for row, e, reason in zip(out, explained, reasons):
-            row.update(reason=reason, counterfactual=counterfactual_sentence(e, titles), method=e.method)
+            row.update(reason=reason, method=e.method,
+                       counterfactual=counterfactual_sentence(e, titles,
+                                                              shown_at=row["rank"] if reranked else None))
         return note
 
     def explanation(self, r: ExplainRequest) -> dict:
@@ -394,6 +402,12 @@ class Api:
                         "fit_seconds": m.get("fit_seconds"), "params": m.get("params", {}),
                         "built": m.get("created")})
         return out
+
+
+def _hidden(n_items: int, exclude, allowed) -> np.ndarray | None:
+    """The items a list's filters (``exclude``, ``allowed``) leave out, or None when it has none."""
+    keep = item_filter(n_items, exclude, allowed)
+    return None if keep is None else ~keep
 
 
 def _plain(value):

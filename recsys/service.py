@@ -231,21 +231,26 @@ class Workspace:
         return self._cached(("index", key, stamp), lambda: index_for(self.model(name, model)))
 
     def explain(self, name: str, model: str, history: np.ndarray, user: int | None, items, *,
-                method: str | None = None) -> list:
+                method: str | None = None, hidden: np.ndarray | None = None) -> list:
         """One ``HistoryExplanation`` per item — the object every page reads: stored with the model for
-        the test users' lists, else computed once and kept."""
+        the test users' lists, else computed once and kept. ``hidden``: the items a filtered list
+        cannot show (ranks are then among the others; never stored)."""
         from recsys.explain.store import stored_or_live
 
-        stored = self.stored_explanations(name, model) if method is None and user is not None else None
+        stored = (self.stored_explanations(name, model) if method is None and user is not None
+                  and hidden is None else None)
         key, stamp = self.artifact(name, model)
         history = np.asarray(history, np.int64)
+        mask = None if hidden is None else np.packbits(np.asarray(hidden, bool)).tobytes()
 
         def live(missing):
-            return self._cached(("explain", key, stamp, history.tobytes(), user, tuple(missing), method),
-                                lambda: self._explain_live(name, model, history, user, missing, method))
+            return self._cached(("explain", key, stamp, history.tobytes(), user, tuple(missing), method,
+                                 mask), lambda: self._explain_live(name, model, history, user, missing,
+                                                                   method, hidden))
         return stored_or_live(stored, history, user, [int(i) for i in items], live)
 
-    def _explain_live(self, name, model, history, user, items, method):
+    def _explain_live(self, name, model, history, user, items, method, hidden=None):
         from recsys.explain import explain_items
 
-        return explain_items(self.model(name, model), history, list(items), user=user, method=method)
+        return explain_items(self.model(name, model), history, list(items), user=user, method=method,
+                             hidden=hidden)

@@ -84,6 +84,20 @@ def test_a_history_of_raw_ids_with_filters(client):
         assert none.status_code == 200 and none.json()["items"] == [], (knobs, none.text)
 
 
+@pytest.mark.parametrize("knobs", [{"genre": "Comedy"}, {"genre": "Comedy", "years": [1990, 1998]},
+                                   {"diversity": 0.7}, {"genre": "Drama", "popularity_penalty": 0.5}])
+def test_each_counterfactual_starts_where_the_list_shows_the_item(client, knobs):
+    # A filtered list ranks within the filter, and so does its counterfactual ("drops from #2" for the
+    # filtered #1 was two answers); a re-ranked one says where the model ranks the item first.
+    body = client.post("/recommend", json={"model": "itemknn", "user": 1, "k": 10, "explain": True,
+                                            **knobs}).json()
+    assert len(body["items"]) == 10, body
+    for row in body["items"]:
+        sentence, place = row["counterfactual"], row["rank"]
+        said = f"drops from #{place} to" in sentence or f"re-ranked to #{place} here" in sentence
+        assert said, (knobs, place, row["title"], sentence)
+
+
 def test_batch_equals_single_calls(client):
     targets = [{"user": 1}, {"history": [50, 181]}, {"user": "42"}]
     batch = client.post("/recommend/batch", json={"model": "markov", "k": 3, "requests": targets}).json()

@@ -193,6 +193,17 @@ def test_one_answer_on_every_page(model, user):
     assert shown == [table["counterfactual"].iloc[0]], (shown, table["counterfactual"].iloc[0])
 
 
+def test_a_re_ranked_list_says_where_the_model_ranks_each_item():
+    # MMR moves items: each counterfactual starts from the model's own rank and, where the list shows
+    # the item elsewhere, says so first ("#4 in the list" never meets "drops from #36" unexplained).
+    at = page("users", models="itemknn", user="1", **{"users-lam": "0.3"})
+    table = next(df.value for df in at.dataframe if "counterfactual" in df.value.columns)
+    for place, (title, sentence) in enumerate(zip(table["title"], table["counterfactual"]), 1):
+        said = f"re-ranked to #{place} here" in sentence or f"drops from #{place} to" in sentence
+        assert said, (place, title, sentence)
+    assert table["counterfactual"].str.contains("in the model's own order, re-ranked").any()
+
+
 def test_evaluation_page_compares_two_models():
     import json
 

@@ -42,7 +42,8 @@ for column, model in zip(columns, models):
         st.markdown(f"#### {state.model_label(model)}")
         try:
             frame = widgets.recommendation_frame(name, model, tuple(history), None, k, lam, penalty)
-            note, frames[model] = widgets.explained_frame(name, model, frame, tuple(history), None)
+            note, frames[model] = widgets.explained_frame(name, model, frame, tuple(history), None,
+                                                          reranked=widgets.is_reranked((k, lam, penalty)))
         except RecsysError as e:
             state.show_error(e)
             continue

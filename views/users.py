@@ -44,7 +44,8 @@ for column, model in zip(st.columns(len(models)), models):
     with st.spinner(f"{state.model_label(model)}: ranking and explaining…"):
         frame = widgets.recommendation_frame(name, model, history, ctx.index, *knobs,
                                              target=tuple(ctx.target.tolist()))
-        note, frames[model] = widgets.explained_frame(name, model, frame, history, ctx.index, ratings)
+        note, frames[model] = widgets.explained_frame(name, model, frame, history, ctx.index, ratings,
+                                                      reranked=widgets.is_reranked(knobs))
     with column:
         panels.model_list(name, model, frames[model], note, ctx.index, ds.n_items)
 

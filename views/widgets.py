@@ -56,13 +56,20 @@ def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
     lam = lam if has_genres else 1.0  # a value set on another dataset does not carry over
     penalty = c.slider("Popularity penalty", 0.0, 1.0, 0.0, 0.05, key=f"{key}-pop", bind="query-params",
                        help="Subtracts this times the item's scaled log popularity from its relevance")
-    if lam < 1 or penalty > 0:
+    if is_reranked((k, lam, penalty)):
         st.caption("Re-ranked from each model's top candidates"
                    + (f" for genre diversity (MMR λ {lam:.2f})" if lam < 1 else "")
                    + (" and" if lam < 1 and penalty > 0 else "")
                    + (f" against popularity (penalty {penalty:.2f})" if penalty > 0 else "")
-                   + ". Each line's score is still the model's own, so scores need not fall in rank order.")
+                   + ". Each line's score is still the model's own, so scores need not fall in rank order, "
+                     "and its counterfactual speaks of the model's own ranking.")
     return int(k), float(lam), float(penalty)
+
+
+def is_reranked(knobs: tuple[int, float, float]) -> bool:
+    """Whether ``rerank_knobs``' values reorder the model's list."""
+    _, lam, penalty = knobs
+    return lam < 1 or penalty > 0
 
 
 def recommendation_frame(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
@@ -122,17 +129,20 @@ def _live_explanations(dataset, model_name, version, history, user, items, metho
 
 
 def explained_frame(dataset: str, model_name: str, frame: pd.DataFrame, history: tuple[int, ...],
-                    user: int | None, ratings: dict[int, float] | None = None
+                    user: int | None, ratings: dict[int, float] | None = None, reranked: bool = False
                     ) -> tuple[str | None, pd.DataFrame]:
     """A list with its reasons ("because you watched …", ratings shown) and counterfactuals, and a
-    note for the whole list when its items share their reasons."""
+    note for the whole list when its items share their reasons. ``reranked``: the list is not in the
+    model's order (MMR, a popularity penalty), so each counterfactual says where the model ranks it."""
     if frame.empty or not history:
         return None, frame
     explained = explanations(dataset, model_name, history, user, tuple(frame["item"].tolist()))
     titles = state.get_dataset(dataset).items["title"].to_numpy()
     note, reasons = list_reasons(explained, titles, ratings=ratings)
+    shown = range(1, len(frame) + 1) if reranked else [None] * len(frame)
     return note, frame.assign(because=reasons,
-                              counterfactual=[counterfactual_sentence(e, titles) for e in explained],
+                              counterfactual=[counterfactual_sentence(e, titles, shown_at=place)
+                                              for e, place in zip(explained, shown)],
                               explained_by=[e.method for e in explained])
 
 

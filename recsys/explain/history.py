@@ -104,7 +104,7 @@ def shap_history(model: Recommender, history, item: int, **options) -> HistoryEx
 def explain_items(model: Recommender, history, items, *, user: int | None = None,
                   method: str | None = None, seed: int = 0,
                   counterfactual: bool = True, cutoff: int = 10, max_removals: int = 10,
-                  pairs: int = 8, steps: int = 32) -> list[HistoryExplanation]:
+                  pairs: int = 8, steps: int = 32, hidden=None) -> list[HistoryExplanation]:
     """Explain the scores of several ``items`` for one ``history`` (ids, oldest first).
 
     ``user`` (a known user's index) makes UserKNN-like models score as that user's list does; models
@@ -113,6 +113,8 @@ def explain_items(model: Recommender, history, items, *, user: int | None = None
     item, the smallest set of up to ``max_removals`` history items whose removal ranks it below
     ``cutoff``. ``pairs`` is shapley's budget (antithetic permutation pairs; the standard error shrinks
     as 1/sqrt(pairs)), ``steps`` integrated gradients'. ``seed`` matters for shapley only.
+    ``hidden``: a mask of the items a filtered list cannot show (a genre, years, exclusions); ranks,
+    and so counterfactuals, are then among the items it can show, as the list was ranked.
     """
     history = np.asarray(history)
     if history.ndim != 1:
@@ -129,6 +131,12 @@ def explain_items(model: Recommender, history, items, *, user: int | None = None
     if not len(items):
         return []
     excluded = excluded_mask(model.n_items_, history)
+    if hidden is not None:
+        hidden = np.asarray(hidden, bool)
+        if hidden.shape != excluded.shape:
+            raise ParameterError(f"hidden must mark each of the {model.n_items_} items, "
+                                 f"got shape {hidden.shape}")
+        excluded |= hidden
     if model.ignores_history:
         whole = model.score([history]).repeat(len(items), axis=0)
         ranks, scores = ranks_in(whole, items, excluded), whole[0, items]

@@ -82,32 +82,38 @@ def list_reasons(explanations: Sequence[HistoryExplanation], titles, n: int = 3,
     return note, lines
 
 
-def counterfactual_sentence(explanation: HistoryExplanation, titles) -> str:
+def counterfactual_sentence(explanation: HistoryExplanation, titles, shown_at: int | None = None) -> str:
     """"Without A and B, Wag the Dog drops from #1 to #37", or why there is no such set.
 
-    A model that ranks a known user by a learned vector (``per_user_parameters``) is explained
-    through the folded-in history, where the item may stand elsewhere: the sentence then says so and
-    starts from that rank, so that "#1 in the list" and "drops from #63" never meet unexplained."""
+    The ranks are the model's. Where the list shows the item elsewhere the sentence says so first
+    and starts from the model's rank, so that "#4 in the list" and "drops from #36" never meet
+    unexplained: a model that ranks a known user by a learned vector (``per_user_parameters``) is
+    explained through the folded-in history, and a re-ranked list (MMR, a popularity penalty) places
+    items at ``shown_at`` rather than at the model's rank."""
     titles = np.asarray(titles, dtype=object)
     fact, item = explanation.counterfactual, natural_title(titles[explanation.item])
     if explanation.method == "none":
         return f"No counterfactual: {explanation.settings['reason']}."
     if fact is None:
         return "No counterfactual was searched for."
-    folded = explanation.settings.get("path") == FOLDED_IN
-    prefix = f"Folded in from the history, {item} ranks #{fact.rank_before}; " if folded else ""
+    if explanation.settings.get("path") == FOLDED_IN:
+        prefix = f"Folded in from the history, {item} ranks #{fact.rank_before}; "
+    elif shown_at is not None and shown_at != fact.rank_before:
+        prefix = f"{item} is #{fact.rank_before} in the model's own order, re-ranked to #{shown_at} here; "
+    else:
+        prefix = ""
+    lead, subject = (prefix + "no", "it") if prefix else ("No", item)
     if not fact.found:
         moved = (f"it stayed at #{fact.rank_before}" if fact.rank_after <= fact.rank_before else
                  f"the furthest it sank was #{fact.rank_after:,}")
         if fact.proved_none:
-            return (f"No set of up to {fact.max_removals} history items can take {item} out of the top "
-                    f"{fact.cutoff}: the model's per-item terms rule it out ({moved} in the search).")
-        if folded and fact.cutoff == fact.rank_before:  # below the top already: the search tried to sink it
+            return (f"{lead} set of up to {fact.max_removals} history items can take {subject} out of the "
+                    f"top {fact.cutoff}: the model's per-item terms rule it out ({moved} in the search).")
+        if prefix and fact.cutoff == fact.rank_before:  # below the top already: the search tried to sink it
             return prefix + f"no set of up to {fact.max_removals} history items found that ranks it lower."
-        lead, subject = (prefix + "no", "it") if folded else ("No", item)
         return (f"{lead} set of up to {fact.max_removals} history items found whose removal takes {subject} "
                 f"out of the top {fact.cutoff} ({moved}).")
     names = [natural_title(titles[int(explanation.history[p])]) for p in fact.removed]
-    if folded:
+    if prefix:
         return prefix + f"without {_listed(names)} it drops to #{fact.rank_after:,}."
     return f"Without {_listed(names)}, {item} drops from #{fact.rank_before} to #{fact.rank_after:,}."
