@@ -398,7 +398,13 @@ def test_attention_frame_rows_sum_to_one_and_name_positions(ml100k, ml100k_split
     matrix = attention_matrix(frame, layer=1, head=None)
     assert matrix.shape == (length, length)
     first = frame["key_item"].iloc[0]
-    assert matrix.index[0] == f"0 · {ml100k.items['title'].iloc[first]}"
+    assert matrix.index[0] == f"0 · {natural_title(ml100k.items['title'].iloc[first])}"
+    # Positions are named in natural order, as every sentence names them ("The Godfather").
+    inverted = attention_frame(model, history, ml100k.items["title"].map(lambda t: f"{t}, The"))
+    items = inverted.drop_duplicates("key")
+    for label, item in zip(items["key_label"], items["key_item"]):
+        if item >= 0:
+            assert label.split(" · ", 1)[1] == f"The {ml100k.items['title'].iloc[item]}", label
 
 
 def test_feature_shap_is_waterfall_ready(ml100k_split):

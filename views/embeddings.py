@@ -57,7 +57,8 @@ if kind == "users":
 
 offered = item_colourings(ds)  # a bare-id catalogue (Amazon Beauty) has no genres or years
 colour = c.radio("Colour by", offered, horizontal=True, key="emb-colour", bind="query-params")
-frame = item_projection_frame(ds, projected("items", model.item_embeddings())).assign(role="other items")
+frame = item_projection_frame(ds, projected("items", model.item_embeddings())).assign(
+    role="other items", title=widgets.item_labels(name))  # hover names in natural order, with the year
 if user is not None:
     ctx = state.user_context(name, user)
     recs = widgets.recommendation_frame(name, model_name, tuple(ctx.history.tolist()), user, 10)

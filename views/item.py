@@ -75,7 +75,7 @@ maps = {m: coords for m, v in vectors.items()
         if (coords := cached_projection(v, dims=2, compute=False)) is not None}
 for start in range(0, len(maps), 3):
     for column, (model, coords) in zip(st.columns(3), list(maps.items())[start:start + 3]):
-        frame = item_projection_frame(ds, coords).assign(role="other items")
+        frame = item_projection_frame(ds, coords).assign(role="other items", title=labels)
         frame.loc[nearest[model][0], "role"] = "nearest 10"
         frame.loc[item, "role"] = "this item"
         column.plotly_chart(figures.item_on_map(frame, state.model_label(model)))

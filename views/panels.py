@@ -124,13 +124,13 @@ def features(name: str, user: int, recs: pd.DataFrame, titles: pd.Series) -> Non
         state.offer_build(name, ["features"], "feature SHAP", key="build-feat")
         return
     item = int(st.selectbox("Item", recs["item"].to_numpy(), key="ex-fitem", bind="query-params",
-                            format_func=lambda i: str(titles.iloc[i])))
+                            format_func=lambda i: natural_title(titles.iloc[i])))
     with st.spinner("Feature SHAP (the first one in a server compiles shap's kernels, about 9 s)…"):
         fx = feature_shap(state.get_trained(name, "features"), user, item)
     table = fx.frame()
     labels = [f"{f} = {v}" for f, v in zip(table["feature"], table["value"])]
     st.plotly_chart(figures.waterfall(fx.base_value, labels, table["shap"].to_numpy(), fx.prediction,
-                                      f"Predicted rating {fx.prediction:.2f} for {titles.iloc[item]}"))
+                                      f"Predicted rating {fx.prediction:.2f} for {natural_title(titles.iloc[item])}"))
     st.caption("The feature model predicts a rating from user age, gender, occupation and item genres, "
                "year and popularity only; exact Shapley values against 100 random (user, item) pairs.")
     st.dataframe(pd.DataFrame(table), hide_index=True)
