@@ -286,7 +286,11 @@ def test_the_bound_never_rules_out_a_set_that_exists(seed):
     # Items ranked by column sums of random terms: every set of up to 2 removals of 7 positions, tried.
     from itertools import combinations
 
-    from recsys.explain.counterfactual import could_leave
+    from recsys.explain.counterfactual import could_leave, lead_floors
+
+    class Summed:  # a model that ranks by the column sums of its terms
+        def history_terms(self, history):
+            return terms
 
     rng = np.random.default_rng(seed)
     terms = rng.normal(size=(7, 25)) + rng.normal(size=25)          # shared item effects: real ranks
@@ -298,7 +302,8 @@ def test_the_bound_never_rules_out_a_set_that_exists(seed):
     for item in np.flatnonzero(~excluded):
         limit = max(3, int((whole > whole[item]).sum()) + 1)
         exists = _brute_force_leaves(sums, item, excluded, limit)
-        assert could_leave(terms, item, excluded, limit, 2) or not exists, \
+        (floor,) = lead_floors(Summed(), np.arange(7), np.array([item]), 2)
+        assert could_leave(floor, item, excluded, limit) or not exists, \
             f"seed {seed}, item {item}: ruled out, but a set of 2 removals exists"
 
 

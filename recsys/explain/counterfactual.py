@@ -125,8 +125,9 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     removing the last two can change everything while each alone changes little). 2. Failing all
     three, a greedy search: at each step remove, of the ``pool`` most margin-lowering positions, the one
     that leaves the lowest margin. 3. Shrink the set found: drop any member it does not need. Every
-    reported rank comes from re-scoring that history. Where none is found and the model ranks by a sum
-    of per-item terms (``history_terms``), a bound decides whether any set could work (``proved_none``).
+    reported rank comes from re-scoring that history. Where none is found and the model bounds how far a
+    few removals can move its scores (``lead_floors``), the bound decides whether any set could work
+    (``proved_none``).
     ``single``: the model's scores for the history and for each single removal ((n + 1, n_items),
     row 0 the whole history), when the caller has them already.
     """
@@ -158,31 +159,46 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     search.shrink(removed, ranks)
     found = ranks > limits
     proved = np.zeros(len(items), bool)
-    terms = (model.history_terms(history) if hasattr(model, "history_terms") and not found.all()
-             and n > max_removals else None)
-    if terms is not None:
-        for j in np.flatnonzero(~found):
-            proved[j] = not could_leave(terms, items[j], excluded, limits[j], max_removals)
+    missed = np.flatnonzero(~found)
+    floors = lead_floors(model, history, items[missed], max_removals) if len(missed) and n > max_removals \
+        else None
+    if floors is not None:
+        for j, floor in zip(missed, floors):
+            proved[j] = not could_leave(floor, items[j], excluded, limits[j])
     return [Counterfactual(np.asarray(removed[j], np.int64), bool(found[j]), int(before[j]),
                            int(ranks[j]), int(limits[j]), max_removals, int(search.checked[j] + n + 1),
                            bool(proved[j]))
             for j in range(len(items))]
 
 
-def could_leave(terms: np.ndarray, item: int, excluded: np.ndarray, limit: int, max_removals: int) -> bool:
-    """False when no set of up to ``max_removals`` history positions can rank ``item`` below ``limit``,
-    for a model that ranks by the column sums of ``terms`` ((positions, n_items)).
+def lead_floors(model: Recommender, history: np.ndarray, items: np.ndarray, max_removals: int
+                ) -> np.ndarray | None:
+    """(len(items), n_items) lower bounds on each item's lead over every other item after removing any
+    set of up to ``max_removals`` history positions, or None when the model offers none: its own
+    ``lead_bounds`` (Bayesian MF), or from ``history_terms`` for a model that ranks by their sum.
 
     Removing positions S lowers the item's lead over another item c by the sum over S of
-    terms[p, item] − terms[p, c] (what p gives the item more than c), so c can pass the item only if
-    the lead is smaller than the ``max_removals`` largest of those; the item leaves the top ``limit``
-    only if at least ``limit`` other items can pass it.
+    terms[p, item] − terms[p, c] (what p gives the item more than c), so the lead falls by at most the
+    ``max_removals`` largest of those.
     """
-    favours = terms[:, item:item + 1].astype(np.float64) - terms     # (positions, n_items)
-    lead = favours.sum(axis=0)                                        # the item's lead over each c now
+    if hasattr(model, "lead_bounds"):
+        return model.lead_bounds(history, items, max_removals)
+    terms = model.history_terms(history) if hasattr(model, "history_terms") else None
+    if terms is None:
+        return None
     k = min(max_removals, len(terms))
-    largest = -np.partition(-favours, k - 1, axis=0)[:k]             # the k largest per c
-    can_pass = lead - np.clip(largest, 0, None).sum(axis=0) < 0
+    floors = []
+    for item in items:
+        favours = terms[:, item:item + 1].astype(np.float64) - terms     # (positions, n_items)
+        largest = -np.partition(-favours, k - 1, axis=0)[:k]             # the k largest per c
+        floors.append(favours.sum(axis=0) - np.clip(largest, 0, None).sum(axis=0))
+    return np.array(floors)
+
+
+def could_leave(floor: np.ndarray, item: int, excluded: np.ndarray, limit: int) -> bool:
+    """False when ``floor`` (the item's least lead over each item, ``lead_floors``) shows that fewer than
+    ``limit`` other items can pass it: the item then cannot leave the top ``limit``."""
+    can_pass = floor < 1e-9                  # a lead of zero is a tie, but float error could hide one
     can_pass[excluded] = False
     can_pass[item] = False
     return int(can_pass.sum()) >= limit

@@ -13,6 +13,8 @@ Bayesian MF rank every list from the history, so their lists are the ones explai
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,7 +87,9 @@ class KnownUser:
         return self.model.score(histories, users=np.full(len(histories), self.user))
 
     def __getattr__(self, name):
-        return getattr(self.model, name)
+        value = getattr(self.model, name)
+        # Bounds on what removals can do depend on whose list it is (Bayesian MF folds in their ratings).
+        return functools.partial(value, user=self.user) if name == "lead_bounds" else value
 
 
 def bind_user(model: Recommender, user: int | None):

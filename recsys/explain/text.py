@@ -108,7 +108,8 @@ def counterfactual_sentence(explanation: HistoryExplanation, titles, shown_at: i
                  f"the furthest it sank was #{fact.rank_after:,}")
         if fact.proved_none:
             return (f"{lead} set of up to {fact.max_removals} history items can take {subject} out of the "
-                    f"top {fact.cutoff}: the model's per-item terms rule it out ({moved} in the search).")
+                    f"top {fact.cutoff}: a bound on how far any {fact.max_removals} removals can move the "
+                    f"scores rules it out ({moved} in the search).")
         if prefix and fact.cutoff == fact.rank_before:  # below the top already: the search tried to sink it
             return prefix + f"no set of up to {fact.max_removals} history items found that ranks it lower."
         return (f"{lead} set of up to {fact.max_removals} history items found whose removal takes {subject} "

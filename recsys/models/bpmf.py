@@ -74,6 +74,27 @@ def _hyper_draw(vectors: np.ndarray, beta0: float, rng: np.random.Generator) -> 
     return mu, lam
 
 
+def _top_sum(values: np.ndarray, k: int) -> np.ndarray:
+    """The sum of the ``k`` largest entries of each row (of a 1-D array: a scalar)."""
+    return -np.partition(-values, k - 1, axis=-1)[..., :k].sum(axis=-1)
+
+
+def _leverage_bound(Y: np.ndarray, alpha: float, leverage: np.ndarray, k: int, root: np.ndarray,
+                    lam: np.ndarray) -> float:
+    """An upper bound below 1 on the largest eigenvalue of α Σ_R ŷ_j ŷ_jᵀ over every set R of k rows.
+
+    For a unit x, the sum over R is at most the top-k sum of s_j = α(ŷ_j·x)², which is at most
+    kτ + Σ_j (s_j − τ)₊ for any τ, and (s_j − τ)₊ ≤ (1 − τ/h_j)₊ s_j since s_j ≤ h_j (a convex
+    function under its chord): so kτ + λmax(Σ_j (1 − τ/h_j)₊ α ŷ_j ŷ_jᵀ) bounds it, minimised over a
+    grid of τ. Removing every item leaves the prior, so 1 − λmin(P^-½ Λ P^-½) bounds it too.
+    """
+    best = 1.0 - float(np.linalg.eigvalsh(root @ lam @ root).min())
+    for tau in np.quantile(leverage, np.linspace(0, 1, 33)):
+        weights = np.clip(1 - tau / np.maximum(leverage, 1e-300), 0, None)
+        best = min(best, k * tau + float(np.linalg.eigvalsh((alpha * Y.T * weights) @ Y)[-1]))
+    return best
+
+
 def mixture_quantiles(means: np.ndarray, sds: np.ndarray, levels: np.ndarray,
                       iterations: int = 40) -> np.ndarray:
     """Quantiles of equal-weight Gaussian mixtures: ``means``/``sds`` (n, S) → (n, len(levels)), by
@@ -376,6 +397,60 @@ class BPMF(RatingPredictor, Recommender):
         # The mean over draws of U_s V_s^T as one matrix product over the stacked (draw, factor) axis.
         n = vectors.shape[1]
         return self.global_mean_ + (vectors.transpose(1, 0, 2).reshape(n, -1) @ self._stacked()[0].T) / S
+
+    def lead_bounds(self, history, items, max_removals: int, user: int | None = None) -> np.ndarray | None:
+        """(len(items), n_items) lower bounds on how far each of ``items`` stays above every other item
+        whatever set of up to ``max_removals`` history positions is removed (the list's fold-in: the
+        user's ratings with ``user``), for the counterfactual search to prove that none exists.
+
+        Per kept draw, removing R moves the folded-in vector m by −α P_R⁻¹ Σ_R e_j v_j (e_j: item j's
+        residual, P_R the precision without R), so the lead over c changes by a sum over R of first-order
+        terms f_j = −α e_j (v_i − v_c)ᵀP⁻¹v_j, bounded by the k most negative, plus a remainder below
+        α² · top-k |ŵ·ŷ_j|·‖ŷ_j‖ · top-k |e_j|·‖ŷ_j‖ / (1 − λ) (hats: P^-½, λ a bound on the leverage
+        of any k history items: min over τ of kτ + λmax(Σ_j (1 − τ/h_j)₊ α ŷ_j ŷ_jᵀ)). None with
+        Thompson sampling (the list is a random draw)."""
+        if self.thompson:
+            return None
+        items = self._check_items(np.atleast_1d(items))
+        history = self._check_histories([history])[0]
+        k = min(int(max_removals), len(history))
+        scores = self._score([history], None if user is None else np.array([user]))[0]
+        lead = scores[items, None] - scores[None, :]
+        if not k:
+            return lead
+        r = (self._ratings_of(history, None) if user is None else self.known_ratings(user, history)
+             ) - self.global_mean_
+        mu_u, lam = self.hyper_user_[0], self.hyper_user_[1:]
+        S = len(self.noise_precision_)
+        draws = []
+        first = np.zeros((len(items), self.n_items_, len(history)))
+        remainder = np.zeros((len(items), self.n_items_))
+        for s in range(S):
+            alpha = float(self.noise_precision_[s])
+            V = self.item_samples_[s].astype(np.float64)
+            Vh = V[history]
+            P = lam + alpha * Vh.T @ Vh
+            residual = r - Vh @ np.linalg.solve(P, lam @ mu_u + alpha * Vh.T @ r)
+            values, vectors = np.linalg.eigh(P)
+            root = (vectors / np.sqrt(values)) @ vectors.T                 # P^-1/2
+            Y, W = Vh @ root, V @ root
+            norms = np.sqrt((Y ** 2).sum(axis=1))
+            # α² / (1 − λ) · top-k |e_j|·‖ŷ_j‖: the remainder's factor shared by every item pair
+            scale = alpha ** 2 * _top_sum(np.abs(residual) * norms, k) / (
+                1 - _leverage_bound(Y, alpha, alpha * norms ** 2, k, root, lam)) / S
+            draws.append((W, Y, norms, scale))
+            WY = W @ Y.T                                                   # (n_items, positions)
+            for j, item in enumerate(items):
+                first[j] -= alpha * (WY[item] - WY) * residual / S         # ŵ_c · ŷ_j times −α e_j
+                # |ŵ·ŷ_j| ≤ ‖ŵ‖·‖ŷ_j‖: a cheap remainder bound for every c, sharpened below where needed
+                remainder[j] += scale * np.linalg.norm(W[item] - W, axis=1) * _top_sum(norms ** 2, k)
+        drop = np.clip(np.partition(first, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
+        for j, item in enumerate(items):
+            near = np.flatnonzero(lead[j] + drop[j] - remainder[j] < 1e-9)  # those it may not stay above
+            if len(near):
+                remainder[j, near] = sum(scale * _top_sum(np.abs((W[item] - W[near]) @ Y.T) * norms, k)
+                                         for W, Y, norms, scale in draws)
+        return lead + drop - remainder
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()
