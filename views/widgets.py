@@ -156,6 +156,9 @@ def show_list(frame: pd.DataFrame, dataset: str | None = None) -> None:
     """A recommendation list as numbered lines: title (a link to its Item page, given the dataset),
     genres, score (a Bayesian model's predicted rating with its 90% interval), and the reason."""
     ids = state.get_dataset(dataset).item_ids if dataset else None
+    if len(frame) > 1 and frame["score"].nunique() == 1:  # e.g. a fold-in of an empty history
+        st.caption(f"Every item here scores {frame['score'].iloc[0]:.3f}: the model prefers none of them, so "
+                   "which tied items are shown, and in what order, is the catalogue's, not the model's.")
     lines = []
     for row in frame.itertuples(index=False):
         mark = " 🎯 **held out**" if getattr(row, "hit", False) else ""
