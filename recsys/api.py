@@ -250,17 +250,18 @@ class Api:
 
     def recommend_one(self, o: ListOptions, t: Target) -> dict:
         """One list, computed now (re-ranked when asked), with its reasons when ``o.explain``."""
-        from recsys.rerank import recommend_reranked
+        from recsys.rerank import recommend_reranked, reorders
 
         ds, model, history, user, exclude, allowed = self._prepare(o, t)
+        lam = 1.0 - o.diversity
         items, scores = recommend_reranked(
-            model, history, o.k, users=None if user is None else [user], lam=1.0 - o.diversity,
+            model, history, o.k, users=None if user is None else [user], lam=lam,
             vectors=ds.genre_vectors() if o.diversity else None,
             popularity=ds.item_popularity() if o.popularity_penalty else None,
             popularity_penalty=o.popularity_penalty, exclude=exclude, allowed=allowed)
         return self._list_body(o, t, ds, history, user, items, scores,
                                _hidden(model.n_items_, exclude, allowed),
-                               reranked=bool(o.diversity or o.popularity_penalty))
+                               reranked=reorders(lam, o.popularity_penalty))
 
     async def recommend_batched(self, o: ListOptions, t: Target) -> dict:
         """One plain list (no re-ranking, no reasons) from scores computed together with the other

@@ -21,6 +21,11 @@ def _scaled(x: np.ndarray) -> np.ndarray:
     return np.zeros_like(x) if span <= 0 or not np.isfinite(span) else (x - x.min()) / span
 
 
+def reorders(lam: float, popularity_penalty: float) -> bool:
+    """Whether these settings can move items away from the model's order (else the list is the model's)."""
+    return lam < 1.0 or bool(popularity_penalty)
+
+
 def rerank(items: np.ndarray, scores: np.ndarray, k: int, *, vectors: np.ndarray | None = None,
            lam: float = 1.0, popularity: np.ndarray | None = None, popularity_penalty: float = 0.0
            ) -> tuple[np.ndarray, np.ndarray]:
@@ -66,7 +71,7 @@ def recommend_reranked(model, history, k: int = 10, *, users=None, lam: float = 
     penalty it is exactly ``model.recommend``. ``exclude`` / ``allowed`` filter the candidates as in
     ``recommend``."""
     check_positive_int("k", k)
-    if lam >= 1.0 and not popularity_penalty:
+    if not reorders(lam, popularity_penalty):
         return model.recommend(history, k=k, users=users, exclude=exclude, allowed=allowed)
     candidates, scores = model.recommend(history, k=pool or max(5 * k, 50), users=users,
                                          exclude=exclude, allowed=allowed)

@@ -4,6 +4,7 @@ import streamlit as st
 
 from views import state, widgets
 from recsys.errors import RecsysError
+from recsys.rerank import reorders
 
 name, ds, built = state.open_page("Playground")
 
@@ -43,7 +44,7 @@ for column, model in zip(columns, models):
         try:
             frame = widgets.recommendation_frame(name, model, tuple(history), None, k, lam, penalty)
             note, frames[model] = widgets.explained_frame(name, model, frame, tuple(history), None,
-                                                          reranked=widgets.is_reranked((k, lam, penalty)))
+                                                          reranked=reorders(lam, penalty))
         except RecsysError as e:
             state.show_error(e)
             continue

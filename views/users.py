@@ -5,6 +5,7 @@ import streamlit as st
 from views import figures, panels, state, widgets
 from recsys.compare import overlap_matrix
 from recsys.explain import natural_title
+from recsys.rerank import reorders
 
 name, ds, built, ctx = state.open_user_page("Users")
 split = state.get_split(name)
@@ -45,7 +46,7 @@ for column, model in zip(st.columns(len(models)), models):
         frame = widgets.recommendation_frame(name, model, history, ctx.index, *knobs,
                                              target=tuple(ctx.target.tolist()))
         note, frames[model] = widgets.explained_frame(name, model, frame, history, ctx.index, ratings,
-                                                      reranked=widgets.is_reranked(knobs))
+                                                      reranked=reorders(knobs[1], knobs[2]))
     with column:
         panels.model_list(name, model, frames[model], note, ctx.index, ds.n_items)
 

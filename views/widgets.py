@@ -19,7 +19,7 @@ from recsys.explain import (HistoryExplanation, counterfactual_sentence, explain
                             natural_title)
 from recsys.explain.quality import check_cases
 from recsys.explain.store import stored_or_live
-from recsys.rerank import recommend_reranked
+from recsys.rerank import recommend_reranked, reorders
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -56,7 +56,7 @@ def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
     lam = lam if has_genres else 1.0  # a value set on another dataset does not carry over
     penalty = c.slider("Popularity penalty", 0.0, 1.0, 0.0, 0.05, key=f"{key}-pop", bind="query-params",
                        help="Subtracts this times the item's scaled log popularity from its relevance")
-    if is_reranked((k, lam, penalty)):
+    if reorders(lam, penalty):
         st.caption("Re-ranked from each model's top candidates"
                    + (f" for genre diversity (MMR λ {lam:.2f})" if lam < 1 else "")
                    + (" and" if lam < 1 and penalty > 0 else "")
@@ -64,12 +64,6 @@ def rerank_knobs(key: str, dataset: str) -> tuple[int, float, float]:
                    + ". Each line's score is still the model's own, so scores need not fall in rank order, "
                      "and its counterfactual speaks of the model's own ranking.")
     return int(k), float(lam), float(penalty)
-
-
-def is_reranked(knobs: tuple[int, float, float]) -> bool:
-    """Whether ``rerank_knobs``' values reorder the model's list."""
-    _, lam, penalty = knobs
-    return lam < 1 or penalty > 0
 
 
 def recommendation_frame(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
