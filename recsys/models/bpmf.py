@@ -418,9 +418,10 @@ class BPMF(RatingPredictor, Recommender):
         lead = scores[items, None] - scores[None, :]
         if not k:
             return lead
-        r = (self._ratings_of(history, None) if user is None else self.known_ratings(user, history)
-             ) - self.global_mean_
-        mu_u, lam = self.hyper_user_[0], self.hyper_user_[1:]
+        ratings = None if user is None else self.known_ratings(user, history)
+        means, covariances = self.fold_in(history, ratings)                # the list's fold-in, per draw
+        r = self._ratings_of(history, ratings) - self.global_mean_
+        lam = self.hyper_user_[1:]
         S = len(self.noise_precision_)
         draws = []
         first = np.zeros((len(items), self.n_items_, len(history)))
@@ -429,10 +430,9 @@ class BPMF(RatingPredictor, Recommender):
             alpha = float(self.noise_precision_[s])
             V = self.item_samples_[s].astype(np.float64)
             Vh = V[history]
-            P = lam + alpha * Vh.T @ Vh
-            residual = r - Vh @ np.linalg.solve(P, lam @ mu_u + alpha * Vh.T @ r)
-            values, vectors = np.linalg.eigh(P)
-            root = (vectors / np.sqrt(values)) @ vectors.T                 # P^-1/2
+            residual = r - Vh @ means[s]
+            values, vectors = np.linalg.eigh(covariances[s])
+            root = (vectors * np.sqrt(values)) @ vectors.T                 # P^-1/2 (P: the precision)
             Y, W = Vh @ root, V @ root
             norms = np.sqrt((Y ** 2).sum(axis=1))
             # α² / (1 − λ) · top-k |e_j|·‖ŷ_j‖: the remainder's factor shared by every item pair
@@ -440,10 +440,11 @@ class BPMF(RatingPredictor, Recommender):
                 1 - _leverage_bound(Y, alpha, alpha * norms ** 2, k, root, lam)) / S
             draws.append((W, Y, norms, scale))
             WY = W @ Y.T                                                   # (n_items, positions)
+            # |ŵ·ŷ_j| ≤ ‖ŵ‖·‖ŷ_j‖: a cheap remainder bound for every c, sharpened below where needed
+            cheap = scale * _top_sum(norms ** 2, k)
             for j, item in enumerate(items):
                 first[j] -= alpha * (WY[item] - WY) * residual / S         # ŵ_c · ŷ_j times −α e_j
-                # |ŵ·ŷ_j| ≤ ‖ŵ‖·‖ŷ_j‖: a cheap remainder bound for every c, sharpened below where needed
-                remainder[j] += scale * np.linalg.norm(W[item] - W, axis=1) * _top_sum(norms ** 2, k)
+                remainder[j] += cheap * np.linalg.norm(W[item] - W, axis=1)
         drop = np.clip(np.partition(first, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
         for j, item in enumerate(items):
             near = np.flatnonzero(lead[j] + drop[j] - remainder[j] < 1e-9)  # those it may not stay above
