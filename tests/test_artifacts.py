@@ -139,7 +139,7 @@ def test_model_facts_are_each_models_defaults_and_survive_a_damaged_cache(monkey
     from recsys.models import BUILTIN, registry
 
     monkeypatch.setenv("RECLENS_CACHE", str(tmp_path))
-    for damage in (None, "{not json", '{"pop": {"params": 3}}'):
+    for damage in (None, "{not json", '{"pop": {"params": 3}}', '{"pop": {"params": {}, "revision": 0}}'):
         monkeypatch.setattr(registry, "_FACTS", {})
         if damage:
             next(tmp_path.glob("model-facts-*.json")).write_text(damage)

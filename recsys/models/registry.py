@@ -129,10 +129,10 @@ def _facts_of(cls: type) -> ModelFacts:
 def _builtin_facts() -> dict[str, ModelFacts]:
     path = cache_root() / f"model-facts-{_source_hash()}.json"
     try:
-        return {name: ModelFacts(f["params"], f["revision"]) for name, f in json.loads(path.read_text()).items()
-                if name in BUILTIN}
+        stored = json.loads(path.read_text())
+        return {name: ModelFacts(stored[name]["params"], stored[name]["revision"]) for name in BUILTIN}
     except (OSError, ValueError, KeyError, TypeError):
-        pass  # missing or damaged: import the models and write it again
+        pass  # missing, damaged or short of a model: import the models and write it again
     facts = {name: _facts_of(model_class(name)) for name in BUILTIN}
     try:
         atomic_write_bytes(path, json.dumps({name: {"params": f.params, "revision": f.revision}
