@@ -5,7 +5,7 @@ import streamlit as st
 
 from views import state, widgets
 from recsys.errors import RecsysError
-from recsys.explain import natural_title
+from recsys.explain import natural_titles
 from recsys.index import ItemIndex, approximate_overlap
 from recsys.search import SEARCHED
 
@@ -18,8 +18,7 @@ def index_of(model: str) -> ItemIndex:
 
 def table(items: np.ndarray, similarity: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"open": [state.item_url(name, ds.item_ids[i]) for i in items],
-                         "title": [natural_title(t) if isinstance(t, str) else t
-                                   for t in ds.items["title"].to_numpy()[items]],
+                         "title": natural_titles(ds.items["title"].to_numpy()[items]),
                          "genres": ds.items["genres"].to_numpy()[items],
                          "year": ds.items["year"].to_numpy()[items], "similarity": similarity})
 

@@ -129,8 +129,8 @@ def features(name: str, user: int, recs: pd.DataFrame, titles: pd.Series) -> Non
         fx = feature_shap(state.get_trained(name, "features"), user, item)
     table = fx.frame()
     labels = [f"{f} = {v}" for f, v in zip(table["feature"], table["value"])]
-    st.plotly_chart(figures.waterfall(fx.base_value, labels, table["shap"].to_numpy(), fx.prediction,
-                                      f"Predicted rating {fx.prediction:.2f} for {natural_title(titles.iloc[item])}"))
+    title = f"Predicted rating {fx.prediction:.2f} for {natural_title(titles.iloc[item])}"
+    st.plotly_chart(figures.waterfall(fx.base_value, labels, table["shap"].to_numpy(), fx.prediction, title))
     st.caption("The feature model predicts a rating from user age, gender, occupation and item genres, "
                "year and popularity only; exact Shapley values against 100 random (user, item) pairs.")
     st.dataframe(pd.DataFrame(table), hide_index=True)

@@ -23,7 +23,7 @@ from recsys.artifacts import ArtifactKey, ArtifactStore, params_gone
 from recsys.compare import Cohort, PairTest, cohort_values, compare_all
 from recsys.data import EMBEDDED, INTERACTIONS_CSV, Dataset, load_dataset
 from recsys.errors import ArtifactError, DataError, RecsysError
-from recsys.explain.text import natural_title
+from recsys.explain.text import natural_titles
 from recsys.index import ItemIndex, index_for
 from recsys.models import Recommender, model_names, registry
 from recsys.pipeline import build_model, default_models
@@ -428,7 +428,7 @@ def user_context(dataset: str, user: int, protocol: str = "loo") -> UserContext:
             else np.arange(1, len(items) + 1))
     timeline = pd.DataFrame({
         "time": when, "item": items,
-        "title": [natural_title(t) if isinstance(t, str) else t for t in ds.items["title"].to_numpy()[items]],
+        "title": natural_titles(ds.items["title"].to_numpy()[items]),
         "genres": ds.items["genres"].to_numpy()[items],
         "rating": ds.rating[mask][order], "part": part})
     return UserContext(int(user), str(ds.user_ids[user]), history, target, timeline)

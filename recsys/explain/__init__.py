@@ -8,10 +8,10 @@ from recsys.explain.history import HistoryExplanation, explain_items, shap_histo
 from recsys.explain.methods import METHODS, available_methods, default_method
 from recsys.explain.quality import RemovalCheck, removal_check
 from recsys.explain.text import (because_you_watched, counterfactual_sentence, list_reasons,
-                                 natural_title)
+                                 natural_title, natural_titles)
 
 __all__ = ["attention_frame", "attention_matrix", "Counterfactual", "FeatureExplanation", "feature_shap",
            "HistoryExplanation", "explain_items", "shap_history", "METHODS", "available_methods",
            "default_method", "RemovalCheck", "removal_check", "because_you_watched",
-           "counterfactual_sentence", "list_reasons", "natural_title"]
+           "counterfactual_sentence", "list_reasons", "natural_title", "natural_titles"]
 

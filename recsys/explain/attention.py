@@ -25,7 +25,7 @@ def attention_frame(model: Recommender, history, titles: pd.Series | None = None
     # The same tokens the model read: token t is item t - 1; BERT's [MASK] token becomes item -1.
     tokens = model._inputs(model._check_histories([history])[0])
     items = np.where(tokens > model.n_items_, -1, tokens - 1).astype(np.int64)
-    names = np.array([MASK_LABEL if i < 0 else (natural_title(titles.iloc[i]) if titles is not None else str(i))
+    names = np.array([MASK_LABEL if i < 0 else natural_title(titles.iloc[i]) if titles is not None else str(i)
                       for i in items], dtype=object)
     labels = np.array([f"{p} · {n}" for p, n in enumerate(names)], dtype=object)
     layer, head, query, key = np.meshgrid(np.arange(layers), np.arange(heads), np.arange(length),

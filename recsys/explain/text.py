@@ -24,6 +24,11 @@ def natural_title(title: str) -> str:
     return f"{article}{'' if article.endswith(chr(39)) else ' '}{match['name']}{match['rest']}"
 
 
+def natural_titles(titles) -> list:
+    """Each title in natural order; a missing one (not text) stays as it is, for tables to show blank."""
+    return [natural_title(t) if isinstance(t, str) else t for t in titles]
+
+
 def _listed(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
