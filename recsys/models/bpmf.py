@@ -74,11 +74,6 @@ def _hyper_draw(vectors: np.ndarray, beta0: float, rng: np.random.Generator) -> 
     return mu, lam
 
 
-def _top_sum(values: np.ndarray, k: int) -> np.ndarray:
-    """The sum of the ``k`` largest entries of each row (of a 1-D array: a scalar)."""
-    return -np.partition(-values, k - 1, axis=-1)[..., :k].sum(axis=-1)
-
-
 def _leverage_bound(Y: np.ndarray, alpha: float, leverage: np.ndarray, k: int, root: np.ndarray,
                     lam: np.ndarray) -> float:
     """An upper bound below 1 on the largest eigenvalue of α Σ_R ŷ_j ŷ_jᵀ over every set R of k rows.
@@ -404,11 +399,14 @@ class BPMF(RatingPredictor, Recommender):
         user's ratings with ``user``), for the counterfactual search to prove that none exists.
 
         Per kept draw, removing R moves the folded-in vector m by −α P_R⁻¹ Σ_R e_j v_j (e_j: item j's
-        residual, P_R the precision without R), so the lead over c changes by a sum over R of first-order
-        terms f_j = −α e_j (v_i − v_c)ᵀP⁻¹v_j, bounded by the k most negative, plus a remainder below
-        α² · top-k |ŵ·ŷ_j|·‖ŷ_j‖ · top-k |e_j|·‖ŷ_j‖ / (1 − λ) (hats: P^-½, λ a bound on the leverage
-        of any k history items: min over τ of kτ + λmax(Σ_j (1 − τ/h_j)₊ α ŷ_j ŷ_jᵀ)). None with
-        Thompson sampling (the list is a random draw)."""
+        residual, P_R the precision without R). In whitened terms (hats: P^-½; a_j = ŵ·ŷ_j for
+        w = v_i − v_c; G = α Ŷ_RᵀŶ_R, whose eigenvalues stay below λ, a bound on the leverage of any k
+        history items) the lead over c changes by −α a_Rᵀ(I − G)⁻¹e_R: first-order terms −α a_j e_j plus
+        a remainder −α a_Rᵀ G(I − G)⁻¹ e_R of size at most αλ/(1 − λ)·‖a_R‖·‖e_R‖ ≤
+        αλ/(2(1 − λ)) Σ_R (t a_j² + e_j²/t) for any t > 0. Both are sums over R, so each removal's worst
+        case adds up, and the k most negative sums bound the change: one set serves both parts and all
+        draws, unlike bounding each part by its own worst set. None with Thompson sampling (the list is
+        a random draw)."""
         if self.thompson:
             return None
         items = self._check_items(np.atleast_1d(items))
@@ -423,35 +421,25 @@ class BPMF(RatingPredictor, Recommender):
         r = self._ratings_of(history, ratings) - self.global_mean_
         lam = self.hyper_user_[1:]
         S = len(self.noise_precision_)
-        draws = []
-        first = np.zeros((len(items), self.n_items_, len(history)))
-        remainder = np.zeros((len(items), self.n_items_))
+        terms = np.zeros((len(items), self.n_items_, len(history)))       # per removal: worst change
         for s in range(S):
             alpha = float(self.noise_precision_[s])
             V = self.item_samples_[s].astype(np.float64)
-            Vh = V[history]
-            residual = r - Vh @ means[s]
+            residual = r - V[history] @ means[s]
             values, vectors = np.linalg.eigh(covariances[s])
             root = (vectors * np.sqrt(values)) @ vectors.T                 # P^-1/2 (P: the precision)
-            Y, W = Vh @ root, V @ root
-            norms = np.sqrt((Y ** 2).sum(axis=1))
-            # α² / (1 − λ) · top-k |e_j|·‖ŷ_j‖: the remainder's factor shared by every item pair
-            scale = alpha ** 2 * _top_sum(np.abs(residual) * norms, k) / (
-                1 - _leverage_bound(Y, alpha, alpha * norms ** 2, k, root, lam)) / S
-            draws.append((W, Y, norms, scale))
-            WY = W @ Y.T                                                   # (n_items, positions)
-            # |ŵ·ŷ_j| ≤ ‖ŵ‖·‖ŷ_j‖: a cheap remainder bound for every c, sharpened below where needed
-            cheap = scale * _top_sum(norms ** 2, k)
+            Y, W = V[history] @ root, V @ root
+            leverage = _leverage_bound(Y, alpha, alpha * (Y ** 2).sum(axis=1), k, root, lam)
+            factor = alpha * leverage / (2 * (1 - leverage)) / S
+            WY, gram = W @ Y.T, Y.T @ Y                                    # ŵ·ŷ_j; Σ_j ŷ_j ŷ_jᵀ
             for j, item in enumerate(items):
-                first[j] -= alpha * (WY[item] - WY) * residual / S         # ŵ_c · ŷ_j times −α e_j
-                remainder[j] += cheap * np.linalg.norm(W[item] - W, axis=1)
-        drop = np.clip(np.partition(first, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
-        for j, item in enumerate(items):
-            near = np.flatnonzero(lead[j] + drop[j] - remainder[j] < 1e-9)  # those it may not stay above
-            if len(near):
-                remainder[j, near] = sum(scale * _top_sum(np.abs((W[item] - W[near]) @ Y.T) * norms, k)
-                                         for W, Y, norms, scale in draws)
-        return lead + drop - remainder
+                a = WY[item] - WY                                          # (n_items, positions)
+                w = W[item] - W
+                # t balances the two squares over the whole history (any t is sound; this one is cheap)
+                t = np.sqrt((residual ** 2).sum() / np.maximum(np.einsum("cd,de,ce->c", w, gram, w),
+                                                               1e-300))[:, None]
+                terms[j] -= alpha * a * residual / S + factor * (t * a ** 2 + residual ** 2 / t)
+        return lead + np.clip(np.partition(terms, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()
