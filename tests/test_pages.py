@@ -145,9 +145,9 @@ def test_explanations_page_explains_attends_and_shows_feature_shap():
     assert any(m.value.startswith("**Because you watched") for m in at.markdown), \
         [m.value for m in at.markdown][:5]
     assert at.selectbox(key="ex-method").value == "occlusion"   # GPT's default
-    case = at.dataframe[0].value                                  # "This case, checked"
-    assert case.loc["method", ""] == "occlusion" and case.loc["faithful (top 3)", ""] in ("yes", "no")
-    assert not case[""].isin(["None", "True", "False", "nan"]).any(), case  # blanks and yes / no
+    case = at.dataframe[0].value.set_index("check")["result"]   # "This case, checked"
+    assert case["method"] == "occlusion" and case["faithful (top 3)"] in ("yes", "no")
+    assert not case.isin(["None", "True", "False", "nan", ""]).any(), case  # "—" and yes / no
     assert at.selectbox(key="ex-tf").value in ("gpt", "bert")
     assert len(at.get("plotly_chart")) == 4  # credit bars, Bayesian posterior, attention, feature waterfall
     at.selectbox(key="ex-method").set_value("shapley").run()

@@ -48,12 +48,12 @@ with right:
             continue
         users = recommended_to(evaluation, item, k=10)
         rows.append({"model": state.model_label(model), "test users": len(users),
-                     "share": len(users) / len(evaluation["users"]),
+                     "share": 100 * len(users) / len(evaluation["users"]),
                      "for example": ", ".join(str(ds.user_ids[u]) for u in users[:5])})
     if rows:
         st.dataframe(pd.DataFrame(rows).sort_values("test users", ascending=False), hide_index=True,
                      height=3 + 35 * (len(rows) + 1),  # every model in view
-                     column_config={"share": st.column_config.NumberColumn(format="percent")})
+                     column_config={"share": st.column_config.NumberColumn(format="%.1f%%")})
         st.caption("Test users whose top 10 (as evaluated) holds this item.")
     else:
         st.caption("No built model has stored its test lists yet.")

@@ -57,9 +57,11 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
             right.plotly_chart(figures.explanation_waterfall(explanation, titles))
         else:
             right.markdown("**This case, checked**")
-            rows = widgets.check_rows(name, model_name, history, ctx.index, (item,))
-            right.dataframe(readable(pd.DataFrame(rows).drop(columns=["model", "recommendation"])).T
-                            .rename(columns={0: ""}))
+            row = readable(pd.DataFrame(widgets.check_rows(name, model_name, history, ctx.index, (item,)))
+                           .drop(columns=["model", "recommendation"])).iloc[0]
+            # One case reads as a list of checks; "—" where it has nothing to report (no set to re-score)
+            right.dataframe(pd.DataFrame({"check": row.index, "result": row.replace("", "—").to_numpy()}),
+                            hide_index=True)
     return item, recs
 
 
