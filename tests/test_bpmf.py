@@ -186,19 +186,27 @@ def test_the_posterior_narrows_as_a_users_ratings_are_folded_in(fitted, planted)
         assert abs(known["predicted"][0] - full["predicted"][0]) < 0.5, (u, known, full)
 
 
-@pytest.mark.parametrize("user", [None, 0, 7, 11])
-def test_the_lead_bound_holds_for_every_set_of_removals(fitted, planted, user):
+@pytest.mark.parametrize("user, removable", [(None, None), (0, None), (7, None), (11, None),
+                                           (7, "even"), (None, "first 4")])
+def test_the_lead_bound_holds_for_every_set_of_removals(fitted, planted, user, removable):
     """``lead_bounds`` lets the counterfactual search prove that no set of k removals exists: each
     bound must lie below the true lead after every set of up to k removals, checked for each listed
-    item, each other item and each of the 175 sets of a 10-item history (the failing case named)."""
+    item, each other item and each of the 175 sets of a 10-item history (the failing case named); with
+    ``removable``, every set of those positions (the branch and bound keeps the others)."""
     from itertools import combinations
 
     train = planted[1].train
     history = train.item[train.user == (user if user is not None else 3)][:10].astype(np.int64)
     users = None if user is None else [user]
     items = fitted.recommend(history, k=3, users=users)[0]
-    floors = fitted.lead_bounds(history, items, 3, user=user)
-    sets = [()] + [c for k in (1, 2, 3) for c in combinations(range(len(history)), k)]
+    mask = {None: np.ones(10, bool), "even": np.arange(10) % 2 == 0, "first 4": np.arange(10) < 4}[removable]
+    floors = fitted.lead_bounds(history, items, 3, user=user, removable=None if removable is None else mask)
+    # The branch and bound asks for a few other items only: the same numbers as their columns of all
+    some = np.array([5, 0, 17])
+    part, whole = (fitted.lead_terms(history, items, 3, user=user, removable=mask, others=o)
+                   for o in (some, None))
+    assert np.allclose(part[0], whole[0][:, some]) and np.allclose(part[1], whole[1][:, some])
+    sets = [()] + [c for k in (1, 2, 3) for c in combinations(np.flatnonzero(mask).tolist(), k)]
     scores = fitted.score([np.delete(history, list(c)) for c in sets],
                           users=None if user is None else [user] * len(sets))
     for j, item in enumerate(items):
@@ -226,3 +234,37 @@ def test_long_histories_get_a_proof_that_no_few_removals_would_do(fitted, plante
             own = singles[:, item]
             singles[:, history] = -np.inf
             assert ((singles > own[:, None]).sum(axis=1) < f.cutoff).all(), f"item {item}"
+
+
+@pytest.mark.parametrize("user", [None, 7])
+def test_branch_and_bound_decides_as_exhaustive_search_does(fitted, planted, user):
+    """On a 10-item history and up to 3 removals, every set can be scored: the branch and bound must
+    find a set exactly when one exists (and the set it returns must work when re-scored), and say
+    "none" otherwise, for each of the list's items and cutoffs (the failing case named)."""
+    import itertools
+    from itertools import combinations
+
+    from recsys.explain.counterfactual import branch_and_bound, excluded_mask, ranks_in
+    from recsys.explain.history import bind_user
+
+    train = planted[1].train
+    history = train.item[train.user == (user if user is not None else 3)][:10].astype(np.int64)
+    model = bind_user(fitted, user)
+    excluded = excluded_mask(fitted.n_items_, history)
+    sets = [c for k in (1, 2, 3) for c in combinations(range(10), k)]
+    scores = model.score([np.delete(history, list(c)) for c in sets])
+    outcomes = set()
+    for item in fitted.recommend(history, k=5, users=None if user is None else [user])[0]:
+        ranks = ranks_in(scores, np.full(len(sets), item), excluded)
+        for limit, k in itertools.product((5, 10, 20), (1, 2, 3)):
+            status, removed, nodes = branch_and_bound(model, history, int(item), limit, max_removals=k,
+                                                      excluded=excluded, max_nodes=5000)
+            exists = bool((ranks[[len(c) <= k for c in sets]] > limit).any())
+            case = f"user {user}, item {item}, top {limit}, {k} removals: {status} after {nodes} nodes, " \
+                   f"exists {exists}"
+            assert status == ("found" if exists else "none"), case
+            if status == "found":
+                assert len(removed) <= k and ranks_in(model.score([np.delete(history, removed)]),
+                                                      np.array([item]), excluded)[0] > limit, case
+            outcomes.add(status)
+    assert outcomes == {"found", "none"}, outcomes          # both answers were exercised

@@ -444,3 +444,25 @@ def test_a_shared_url_restores_the_knobs_and_the_what_if_edits():
     removed = at.multiselect(key="whatif-remove")
     assert [removed.format_func(i) for i in removed.value] == ["Copycat (1995)"]
     assert any("moved" in df.value.columns for df in at.dataframe)  # the what-if table is open
+
+
+@pytest.mark.parametrize("user, outcome", [("3", "Without "), ("1", "No set of up to 10 history items can")])
+def test_an_open_bayesian_mf_case_is_settled_on_request(user, outcome):
+    """Where the search neither found a set nor proved that none exists, the Explanations page offers the
+    branch and bound; asked, it answers with a re-scored set ("Without …, X drops from #6 to #13") or a
+    proof, for each such item of the list until one gives the expected answer (the failing cases named)."""
+    at = page("explanations", models="bpmf", user=user)
+    seen = []
+    for item in at.selectbox(key="ex-item").options:
+        at.selectbox(key="ex-item").set_value(item).run()
+        if not [b for b in at.button if b.key == "ex-decide"]:
+            continue
+        at.button(key="ex-decide").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        answer = next(m.value for m in at.markdown if m.value.startswith(("**Settled:**", "Still open")))
+        seen.append((item, answer))
+        if answer.startswith("**Settled:** " + outcome):
+            if outcome == "Without ":
+                assert int(answer.rsplit("#", 1)[1].rstrip(".").replace(",", "")) > 10, answer
+            return
+    pytest.fail(f"user {user}: no open case settled as {outcome!r}: {seen}")

@@ -6,6 +6,8 @@ Each panel reads the app state through ``views.state`` and the cached lists and 
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -16,6 +18,7 @@ from recsys.compare import Cohort, disagreements, edited_history, find_pair, pai
 from recsys.errors import RecsysError
 from recsys.explain import (attention_frame, attention_matrix, available_methods, because_you_watched,
                             counterfactual_sentence, feature_shap, natural_title)
+from recsys.explain.counterfactual import can_decide
 from recsys.explain.methods import LABELS, NOTES
 from recsys.explain.quality import check_summary
 
@@ -45,6 +48,10 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
     reason = because_you_watched(explanation, titles.to_numpy(), ratings=state.history_ratings(name, ctx))
     st.markdown(f"**{reason}.**")
     st.markdown(counterfactual_sentence(explanation, titles.to_numpy()))
+    fact = explanation.counterfactual
+    if fact is not None and not (fact.found or fact.proved_none) and \
+            can_decide(state.get_trained(name, model_name)):
+        settle(name, model_name, ctx, explanation, titles)
     settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items()
                          if k != "reason" and not (k == "path" and v == "history"))
     st.caption(f"{state.model_label(model_name)} · {LABELS.get(explanation.method, explanation.method)}"
@@ -63,6 +70,25 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
             right.dataframe(pd.DataFrame({"check": row.index, "result": row.replace("", "—").to_numpy()}),
                             hide_index=True)
     return item, recs
+
+
+def settle(name: str, model_name: str, ctx: state.UserContext, explanation, titles: pd.Series) -> None:
+    """An open case (no set found, none ruled out) settled on request by the branch and bound: the
+    search's greedy steps miss sets none of whose members helps much alone."""
+    if not st.button(f"Settle it: try every set of removals the bound cannot rule out (up to "
+                     f"{widgets.DECIDE_NODES:,} steps, under a minute)", key="ex-decide"):
+        return
+    status, fact = widgets.decided(name, model_name, tuple(ctx.history.tolist()), ctx.index,
+                                   explanation.item)
+    if status == "open":
+        st.markdown(f"Still open after {widgets.DECIDE_NODES:,} steps: no set found, and the bound could "
+                    "not rule out every other set.")
+    else:
+        st.markdown("**Settled:** " + counterfactual_sentence(replace(explanation, counterfactual=fact),
+                                                              titles.to_numpy()))
+    st.caption(f"Branch and bound over sets of up to {fact.max_removals} removals: each step fixes one "
+               "more history item as removed or kept, and the bound on what the rest could do prunes "
+               f"it; {fact.checked:,} histories and bounds checked in all, every rank re-scored.")
 
 
 def posterior(name: str, ctx: state.UserContext, item: int, titles: pd.Series) -> None:

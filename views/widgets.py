@@ -17,6 +17,8 @@ from views import state
 from views.figures import UNSURE_SD
 from recsys.explain import (HistoryExplanation, counterfactual_sentence, explain_items, list_reasons,
                             natural_title)
+from recsys.explain.counterfactual import Counterfactual, decide
+from recsys.explain.history import bind_user
 from recsys.explain.quality import check_cases
 from recsys.explain.store import stored_or_live
 from recsys.rerank import recommend_reranked, reorders
@@ -120,6 +122,25 @@ def explanations(dataset: str, model_name: str, history: tuple[int, ...], user: 
 def _live_explanations(dataset, model_name, version, history, user, items, method):
     model = state.get_trained(dataset, model_name)
     return explain_items(model, np.asarray(history, np.int64), list(items), user=user, method=method)
+
+
+# Nodes of the branch and bound when an auditor asks to settle an open case: tens of milliseconds each
+# on ml-100k (bench/counterfactual_bnb.py), so under a minute.
+DECIDE_NODES = 3000
+
+
+def decided(dataset: str, model_name: str, history: tuple[int, ...], user: int | None, item: int
+            ) -> tuple[str, Counterfactual]:
+    """``recsys.explain.counterfactual.decide`` for the case the pages show, once per (model, history,
+    item): "found" (with the set), "none" or "open"."""
+    return _decided(dataset, model_name, state.artifact_version(dataset, model_name), history, user, item)
+
+
+@st.cache_data(show_spinner="Trying every set of removals the bound cannot rule out…", max_entries=64)
+def _decided(dataset, model_name, version, history, user, item):
+    fact = explanations(dataset, model_name, history, user, (item,))[0].counterfactual
+    model = bind_user(state.get_trained(dataset, model_name), user)
+    return decide(model, np.asarray(history, np.int64), item, fact, max_nodes=DECIDE_NODES)
 
 
 def explained_frame(dataset: str, model_name: str, frame: pd.DataFrame, history: tuple[int, ...],

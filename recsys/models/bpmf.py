@@ -83,11 +83,11 @@ def _leverage_bound(Y: np.ndarray, alpha: float, leverage: np.ndarray, k: int, r
     function under its chord): so kτ + λmax(Σ_j (1 − τ/h_j)₊ α ŷ_j ŷ_jᵀ) bounds it, minimised over a
     grid of τ. Removing every item leaves the prior, so 1 − λmin(P^-½ Λ P^-½) bounds it too.
     """
-    best = 1.0 - float(np.linalg.eigvalsh(root @ lam @ root).min())
-    for tau in np.quantile(leverage, np.linspace(0, 1, 33)):
-        weights = np.clip(1 - tau / np.maximum(leverage, 1e-300), 0, None)
-        best = min(best, k * tau + float(np.linalg.eigvalsh((alpha * Y.T * weights) @ Y)[-1]))
-    return best
+    prior = 1.0 - float(np.linalg.eigvalsh(root @ lam @ root).min())
+    taus = np.quantile(leverage, np.linspace(0, 1, 33))
+    weights = np.clip(1 - taus[:, None] / np.maximum(leverage, 1e-300), 0, None)      # (τ, rows)
+    largest = np.linalg.eigvalsh(alpha * (weights[:, None, :] * Y.T) @ Y)[:, -1]
+    return min(prior, float((k * taus + largest).min()))
 
 
 def mixture_quantiles(means: np.ndarray, sds: np.ndarray, levels: np.ndarray,
@@ -393,7 +393,8 @@ class BPMF(RatingPredictor, Recommender):
         n = vectors.shape[1]
         return self.global_mean_ + (vectors.transpose(1, 0, 2).reshape(n, -1) @ self._stacked()[0].T) / S
 
-    def lead_bounds(self, history, items, max_removals: int, user: int | None = None) -> np.ndarray | None:
+    def lead_bounds(self, history, items, max_removals: int, user: int | None = None,
+                    removable: np.ndarray | None = None) -> np.ndarray | None:
         """(len(items), n_items) lower bounds on how far each of ``items`` stays above every other item
         whatever set of up to ``max_removals`` history positions is removed (the list's fold-in: the
         user's ratings with ``user``), for the counterfactual search to prove that none exists.
@@ -405,41 +406,65 @@ class BPMF(RatingPredictor, Recommender):
         a remainder −α a_Rᵀ G(I − G)⁻¹ e_R of size at most αλ/(1 − λ)·‖a_R‖·‖e_R‖ ≤
         αλ/(2(1 − λ)) Σ_R (t a_j² + e_j²/t) for any t > 0. Both are sums over R, so each removal's worst
         case adds up, and the k most negative sums bound the change: one set serves both parts and all
-        draws, unlike bounding each part by its own worst set. None with Thompson sampling (the list is
-        a random draw)."""
+        draws, unlike bounding each part by its own worst set. ``removable`` (a mask over positions)
+        limits the sets to those positions, as a branch and bound that keeps some items needs. None
+        with Thompson sampling (the list is a random draw)."""
+        parts = self.lead_terms(history, items, max_removals, user=user, removable=removable)
+        if parts is None:
+            return None
+        lead, terms = parts
+        k = min(int(max_removals), terms.shape[2])
+        if not k:
+            return lead
+        return lead + np.clip(np.partition(terms, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
+
+    def lead_terms(self, history, items, max_removals: int, user: int | None = None,
+                   removable: np.ndarray | None = None, others: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The pieces of ``lead_bounds``: each item's lead over each of ``others`` (default every item)
+        now (len(items), len(others)), and per removable position the most its removal can lower that
+        lead, first-order term and its share of the remainder ((len(items), len(others), positions),
+        ≤ 0 where it can). Removing a set lowers the lead by at most the sum of its members' terms.
+        None with Thompson sampling."""
         if self.thompson:
             return None
         items = self._check_items(np.atleast_1d(items))
         history = self._check_histories([history])[0]
-        k = min(int(max_removals), len(history))
+        removable = np.ones(len(history), bool) if removable is None else np.asarray(removable, bool)
+        if removable.shape != history.shape:
+            raise ParameterError(f"removable must mark each of the {len(history)} history positions, "
+                                 f"got shape {removable.shape}")
+        k = min(int(max_removals), int(removable.sum()))
+        others = np.arange(self.n_items_) if others is None else self._check_items(others)
         scores = self._score([history], None if user is None else np.array([user]))[0]
-        lead = scores[items, None] - scores[None, :]
+        lead = scores[items, None] - scores[None, others]
         if not k:
-            return lead
+            return lead, np.zeros((len(items), len(others), 0))
         ratings = None if user is None else self.known_ratings(user, history)
         means, covariances = self.fold_in(history, ratings)                # the list's fold-in, per draw
         r = self._ratings_of(history, ratings) - self.global_mean_
         lam = self.hyper_user_[1:]
         S = len(self.noise_precision_)
-        terms = np.zeros((len(items), self.n_items_, len(history)))       # per removal: worst change
+        terms = np.zeros((len(items), len(others), int(removable.sum())))  # per removal: worst change
         for s in range(S):
             alpha = float(self.noise_precision_[s])
             V = self.item_samples_[s].astype(np.float64)
-            residual = r - V[history] @ means[s]
+            residual = (r - V[history] @ means[s])[removable]
             values, vectors = np.linalg.eigh(covariances[s])
             root = (vectors * np.sqrt(values)) @ vectors.T                 # P^-1/2 (P: the precision)
-            Y, W = V[history] @ root, V @ root
+            Y, W = V[history[removable]] @ root, V[others] @ root
             leverage = _leverage_bound(Y, alpha, alpha * (Y ** 2).sum(axis=1), k, root, lam)
             factor = alpha * leverage / (2 * (1 - leverage)) / S
             WY, gram = W @ Y.T, Y.T @ Y                                    # ŵ·ŷ_j; Σ_j ŷ_j ŷ_jᵀ
             for j, item in enumerate(items):
-                a = WY[item] - WY                                          # (n_items, positions)
-                w = W[item] - W
+                own = V[item] @ root
+                a = own @ Y.T - WY                                         # (others, positions)
+                w = own - W
                 # t balances the two squares over the whole history (any t is sound; this one is cheap)
                 t = np.sqrt((residual ** 2).sum() / np.maximum(np.einsum("cd,de,ce->c", w, gram, w),
                                                                1e-300))[:, None]
                 terms[j] -= alpha * a * residual / S + factor * (t * a ** 2 + residual ** 2 / t)
-        return lead + np.clip(np.partition(terms, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
+        return lead, terms
 
     def item_embeddings(self) -> np.ndarray:
         self._check_fitted()
