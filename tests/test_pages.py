@@ -462,7 +462,11 @@ def test_an_open_bayesian_mf_case_is_settled_on_request(user, outcome):
         answer = next(m.value for m in at.markdown if m.value.startswith(("**Settled:**", "Still open")))
         seen.append((item, answer))
         if answer.startswith("**Settled:** " + outcome):
+            case = at.dataframe[0].value.set_index("check")["result"]   # the check beside it agrees
             if outcome == "Without ":
                 assert int(answer.rsplit("#", 1)[1].rstrip(".").replace(",", "")) > 10, answer
+                assert case["counterfactual holds"] == "yes", case
+            else:
+                assert case["none can exist"] == "yes", case
             return
     pytest.fail(f"user {user}: no open case settled as {outcome!r}: {seen}")

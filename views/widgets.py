@@ -213,9 +213,10 @@ def protocol_badge(split, k: int | str = 10, candidates: str = "full ranking",
 
 @st.cache_data(show_spinner="Removing each history item and rescoring…", max_entries=128)
 def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
-               items: tuple[int, ...]) -> list[dict]:
-    """``recsys.explain.quality.check_cases`` for the very explanations the pages show, per model."""
+               items: tuple[int, ...], explained: list[HistoryExplanation] | None = None) -> list[dict]:
+    """``recsys.explain.quality.check_cases`` for the very explanations the pages show (``explained``,
+    when the page has settled one since), per model."""
     rows = check_cases(state.get_trained(dataset, model_name), np.asarray(history, np.int64),
-                       explanations(dataset, model_name, history, user, items),
+                       explained or explanations(dataset, model_name, history, user, items),
                        state.get_dataset(dataset).items["title"].to_numpy(), user)
     return [{"model": state.model_label(model_name), **row} for row in rows]
