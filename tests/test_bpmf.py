@@ -268,3 +268,16 @@ def test_branch_and_bound_decides_as_exhaustive_search_does(fitted, planted, use
                                                       np.array([item]), excluded)[0] > limit, case
             outcomes.add(status)
     assert outcomes == {"found", "none"}, outcomes          # both answers were exercised
+
+
+def test_only_a_bounded_list_can_be_settled(fitted, planted):
+    """The Explanations page offers the branch and bound where the model bounds its list: Bayesian MF's
+    posterior-mean list, not a Thompson draw, and not a model without ``lead_terms``."""
+    import copy
+
+    from recsys.explain.counterfactual import can_decide
+
+    drawn = copy.copy(fitted)
+    drawn.thompson = True
+    assert can_decide(fitted) and not can_decide(drawn)
+    assert not can_decide(get_model("itemknn").fit(planted[1].train))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from recsys.errors import ParameterError
 from recsys.explain.methods import credit_order, single_removals
 from recsys.models.base import Recommender
 
@@ -206,8 +207,8 @@ def branch_and_bound(model: Recommender, history: np.ndarray, item: int, limit: 
     Each node fixes some positions as removed and some as kept; the bound over what the remaining
     removals can do prunes it, or it branches on the position whose removal the bound says could lower
     the item's lead most over the items that might still pass it (removing first: a depth-first dive
-    is a greedy search on the bound). The greedy search on re-scored margins misses sets none of whose
-    members helps much alone; this finds them, at tens of milliseconds a node.
+    is a greedy search on the bound). The greedy search on re-scored margins misses sets whose members
+    help little one at a time; this finds them, at tens of milliseconds a node.
     """
     history = np.asarray(history, np.int64)
     excluded = excluded_mask(model.n_items_, history) if excluded is None else excluded
@@ -231,8 +232,10 @@ def branch_and_bound(model: Recommender, history: np.ndarray, item: int, limit: 
         removable = ~np.isin(positions, kept)
         if not budget or not removable.any():
             continue
-        lead, terms = model.lead_terms(left, [item], budget, removable=removable, others=others)
-        lead, terms = lead[0], terms[0]
+        parts = model.lead_terms(left, [item], budget, removable=removable, others=others)
+        if parts is None:
+            raise ParameterError("this model bounds nothing a removal can do (see can_decide)")
+        lead, terms = parts[0][0], parts[1][0]
         k = min(budget, terms.shape[1])
         passing = lead + np.clip(np.partition(terms, k - 1, axis=1)[:, :k], None, 0).sum(axis=1) < 1e-9
         if passing.sum() < limit:                                            # (could_leave on others)
@@ -245,8 +248,10 @@ def branch_and_bound(model: Recommender, history: np.ndarray, item: int, limit: 
 
 
 def can_decide(model) -> bool:
-    """Whether ``decide`` can settle this model's open cases (its bound comes in per-position pieces)."""
-    return callable(getattr(model, "lead_terms", None))
+    """Whether ``decide`` can settle this model's open cases: its bound comes in per-position pieces
+    (``lead_terms``), and it gives one (Bayesian MF with Thompson sampling ranks by a random draw)."""
+    terms = getattr(model, "lead_terms", None)
+    return callable(terms) and terms(np.zeros(0, np.int64), [0], 0) is not None
 
 
 def decide(model: Recommender, history: np.ndarray, item: int, fact: Counterfactual, *,
@@ -255,6 +260,8 @@ def decide(model: Recommender, history: np.ndarray, item: int, fact: Counterfact
     ("found", the counterfactual with the set shrunk until every member is needed and its rank
     re-scored), ("none", ``fact`` marked proved), or ("open", ``fact``) after ``max_nodes`` nodes.
     ``checked`` counts the nodes on top of the search's histories."""
+    if fact.found or fact.proved_none:                  # settled already
+        return ("found" if fact.found else "none"), fact
     history = np.asarray(history, np.int64)
     excluded = excluded_mask(model.n_items_, history) if excluded is None else excluded
     status, removed, nodes = branch_and_bound(model, history, item, fact.cutoff,
