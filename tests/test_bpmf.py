@@ -189,18 +189,21 @@ def test_the_posterior_narrows_as_a_users_ratings_are_folded_in(fitted, planted)
 @pytest.mark.parametrize("user, removable", [(None, None), (0, None), (7, None), (11, None),
                                            (7, "even"), (None, "first 4")])
 def test_the_lead_bound_holds_for_every_set_of_removals(fitted, planted, user, removable):
-    """``lead_bounds`` lets the counterfactual search prove that no set of k removals exists: each
+    """``lead_terms`` let the counterfactual search prove that no set of k removals exists: each
     bound must lie below the true lead after every set of up to k removals, checked for each listed
     item, each other item and each of the 175 sets of a 10-item history (the failing case named); with
     ``removable``, every set of those positions (the branch and bound keeps the others)."""
     from itertools import combinations
+
+    from recsys.explain.counterfactual import lowest_lead
 
     train = planted[1].train
     history = train.item[train.user == (user if user is not None else 3)][:10].astype(np.int64)
     users = None if user is None else [user]
     items = fitted.recommend(history, k=3, users=users)[0]
     mask = {None: np.ones(10, bool), "even": np.arange(10) % 2 == 0, "first 4": np.arange(10) < 4}[removable]
-    floors = fitted.lead_bounds(history, items, 3, user=user, removable=None if removable is None else mask)
+    floors = lowest_lead(*fitted.lead_terms(history, items, 3, user=user,
+                                            removable=None if removable is None else mask), 3)
     # The branch and bound asks for a few other items only: the same numbers as their columns of all
     some = np.array([5, 0, 17])
     part, whole = (fitted.lead_terms(history, items, 3, user=user, removable=mask, others=o)

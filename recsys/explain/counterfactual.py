@@ -7,7 +7,7 @@ removal changes what the model believes, not which items are allowed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -172,27 +172,35 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
             for j in range(len(items))]
 
 
+def lowest_lead(lead: np.ndarray, changes: np.ndarray, max_removals: int) -> np.ndarray:
+    """The least ``lead`` (…, others) can become when up to ``max_removals`` positions are removed, given
+    a lower bound on each position's change to it (``changes``: (…, others, positions)) that sums over
+    any set: the lead plus the most negative ones."""
+    k = min(max_removals, changes.shape[-1])
+    if not k:
+        return lead
+    return lead + np.clip(np.partition(changes, k - 1, axis=-1)[..., :k], None, 0).sum(axis=-1)
+
+
 def lead_floors(model: Recommender, history: np.ndarray, items: np.ndarray, max_removals: int
                 ) -> np.ndarray | None:
     """(len(items), n_items) lower bounds on each item's lead over every other item after removing any
-    set of up to ``max_removals`` history positions, or None when the model offers none: its own
-    ``lead_bounds`` (Bayesian MF), or from ``history_terms`` for a model that ranks by their sum.
+    set of up to ``max_removals`` history positions, or None when the model offers none: from its own
+    ``lead_terms`` (Bayesian MF), or from ``history_terms`` for a model that ranks by their sum.
 
     Removing positions S lowers the item's lead over another item c by the sum over S of
-    terms[p, item] − terms[p, c] (what p gives the item more than c), so the lead falls by at most the
-    ``max_removals`` largest of those.
+    terms[p, item] − terms[p, c] (what p gives the item more than c), exactly.
     """
-    if hasattr(model, "lead_bounds"):
-        return model.lead_bounds(history, items, max_removals)
+    if hasattr(model, "lead_terms"):
+        parts = model.lead_terms(history, items, max_removals)
+        return None if parts is None else lowest_lead(*parts, max_removals)
     terms = model.history_terms(history) if hasattr(model, "history_terms") else None
     if terms is None:
         return None
-    k = min(max_removals, len(terms))
     floors = []
     for item in items:
         favours = terms[:, item:item + 1].astype(np.float64) - terms     # (positions, n_items)
-        largest = -np.partition(-favours, k - 1, axis=0)[:k]             # the k largest per c
-        floors.append(favours.sum(axis=0) - np.clip(largest, 0, None).sum(axis=0))
+        floors.append(lowest_lead(favours.sum(axis=0), -favours.T, max_removals))
     return np.array(floors)
 
 
@@ -200,7 +208,7 @@ def branch_and_bound(model: Recommender, history: np.ndarray, item: int, limit: 
                      max_removals: int = 10, excluded: np.ndarray | None = None, max_nodes: int = 2000
                      ) -> tuple[str, np.ndarray, int]:
     """Decide whether some set of up to ``max_removals`` history positions takes ``item`` below the top
-    ``limit``, for a model with ``lead_terms`` (Bayesian MF's pieces of ``lead_bounds``): ("found", the
+    ``limit``, for a model with ``lead_terms`` (Bayesian MF): ("found", the
     set, nodes), ("none", empty, nodes) when the bound rules out every set, or ("open", empty, nodes)
     after ``max_nodes`` without either.
 
@@ -236,8 +244,7 @@ def branch_and_bound(model: Recommender, history: np.ndarray, item: int, limit: 
         if parts is None:
             raise ParameterError("this model bounds nothing a removal can do (see can_decide)")
         lead, terms = parts[0][0], parts[1][0]
-        k = min(budget, terms.shape[1])
-        passing = lead + np.clip(np.partition(terms, k - 1, axis=1)[:, :k], None, 0).sum(axis=1) < 1e-9
+        passing = lowest_lead(lead, terms, budget) < 1e-9
         if passing.sum() < limit:                                            # (could_leave on others)
             continue
         gain = np.clip(terms[passing], None, 0).sum(axis=0)                 # per removable position
@@ -268,17 +275,13 @@ def decide(model: Recommender, history: np.ndarray, item: int, fact: Counterfact
                                               max_removals=fact.max_removals, excluded=excluded,
                                               max_nodes=max_nodes)
     checked = fact.checked + nodes
-    if status == "none":
-        return status, Counterfactual(fact.removed, False, fact.rank_before, fact.rank_after, fact.cutoff,
-                                      fact.max_removals, checked, proved_none=True)
-    if status == "open":
-        return status, Counterfactual(fact.removed, False, fact.rank_before, fact.rank_after, fact.cutoff,
-                                      fact.max_removals, checked)
+    if status != "found":
+        return status, replace(fact, checked=checked, proved_none=status == "none")
     search = _Search(model, history, np.array([item]), np.array([fact.cutoff]), excluded)
     sets, ranks = [list(removed)], search.evaluate([(0, list(removed))])[0]
     search.shrink(sets, ranks)
-    return status, Counterfactual(np.asarray(sets[0], np.int64), True, fact.rank_before, int(ranks[0]),
-                                  fact.cutoff, fact.max_removals, checked + int(search.checked[0]))
+    return status, replace(fact, removed=np.asarray(sets[0], np.int64), found=True, rank_after=int(ranks[0]),
+                           checked=checked + int(search.checked[0]))
 
 
 def could_leave(floor: np.ndarray, item: int, excluded: np.ndarray, limit: int) -> bool:

@@ -89,7 +89,7 @@ class KnownUser:
     def __getattr__(self, name):
         value = getattr(self.model, name)
         # Bounds on what removals can do depend on whose list it is (Bayesian MF folds in their ratings).
-        return functools.partial(value, user=self.user) if name in ("lead_bounds", "lead_terms") else value
+        return functools.partial(value, user=self.user) if name == "lead_terms" else value
 
 
 def bind_user(model: Recommender, user: int | None):

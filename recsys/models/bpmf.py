@@ -393,11 +393,16 @@ class BPMF(RatingPredictor, Recommender):
         n = vectors.shape[1]
         return self.global_mean_ + (vectors.transpose(1, 0, 2).reshape(n, -1) @ self._stacked()[0].T) / S
 
-    def lead_bounds(self, history, items, max_removals: int, user: int | None = None,
-                    removable: np.ndarray | None = None) -> np.ndarray | None:
-        """(len(items), n_items) lower bounds on how far each of ``items`` stays above every other item
-        whatever set of up to ``max_removals`` history positions is removed (the list's fold-in: the
-        user's ratings with ``user``), for the counterfactual search to prove that none exists.
+    def lead_terms(self, history, items, max_removals: int, user: int | None = None,
+                   removable: np.ndarray | None = None, others: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+        """What any set of up to ``max_removals`` history positions (of ``removable``, default all) can
+        do to each of ``items``' lead over each of ``others`` (default every item), for the
+        counterfactual search to prove that none takes an item out of the top
+        (``recsys.explain.counterfactual.lowest_lead``): the lead now (len(items), len(others)), and per
+        removable position a term ((len(items), len(others), positions)) such that removing any set
+        changes the lead by no less than the sum of its members' terms. The list is the fold-in of the
+        history (with the user's ratings, given ``user``).
 
         Per kept draw, removing R moves the folded-in vector m by −α P_R⁻¹ Σ_R e_j v_j (e_j: item j's
         residual, P_R the precision without R). In whitened terms (hats: P^-½; a_j = ŵ·ŷ_j for
@@ -406,26 +411,8 @@ class BPMF(RatingPredictor, Recommender):
         a remainder −α a_Rᵀ G(I − G)⁻¹ e_R of size at most αλ/(1 − λ)·‖a_R‖·‖e_R‖ ≤
         αλ/(2(1 − λ)) Σ_R (t a_j² + e_j²/t) for any t > 0. Both are sums over R, so each removal's worst
         case adds up, and the k most negative sums bound the change: one set serves both parts and all
-        draws, unlike bounding each part by its own worst set. ``removable`` (a mask over positions)
-        limits the sets to those positions, as a branch and bound that keeps some items needs. None
-        with Thompson sampling (the list is a random draw)."""
-        parts = self.lead_terms(history, items, max_removals, user=user, removable=removable)
-        if parts is None:
-            return None
-        lead, terms = parts
-        k = min(int(max_removals), terms.shape[2])
-        if not k:
-            return lead
-        return lead + np.clip(np.partition(terms, k - 1, axis=2)[..., :k], None, 0).sum(axis=2)
-
-    def lead_terms(self, history, items, max_removals: int, user: int | None = None,
-                   removable: np.ndarray | None = None, others: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
-        """The pieces of ``lead_bounds``: each item's lead over each of ``others`` (default every item)
-        now (len(items), len(others)), and per removable position the most its removal can lower that
-        lead, first-order term and its share of the remainder ((len(items), len(others), positions),
-        ≤ 0 where it can). Removing a set lowers the lead by at most the sum of its members' terms.
-        None with Thompson sampling."""
+        draws, unlike bounding each part by its own worst set. None with Thompson sampling (the list is
+        a random draw)."""
         if self.thompson:
             return None
         items = self._check_items(np.atleast_1d(items))
