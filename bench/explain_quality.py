@@ -18,7 +18,9 @@ For N seeded test users and each one's top-10 list (the model's history path, se
 - counterfactual_found: share of cases with a verified set of ≤ 10 removals that takes the item out of
   the top 10; counterfactual_proved_none: share where the model's per-item terms prove that no such set
   exists (models that rank by a sum of terms, e.g. the content model), so found / (1 − proved_none) is
-  the share found of the cases where one can exist
+  the share found of the cases where one can exist; counterfactual_by_length: the found share per band
+  of history length; beyond_found / beyond_median: of the cases not found, the share where a larger
+  set (the most effective removals first) was found, and its median size
 - seconds_per_list: mean seconds of explain_items for the whole list (with counterfactuals);
   seconds_200: the same for the test user whose history is closest to 200 items
 Models come from the artifact store (`make build` trains the defaults); missing ones are trained.
@@ -54,7 +56,9 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
     histories = split.test.histories
     rng = np.random.default_rng(0)
     rows = {m: {"cases": 0, "stable": [], "spearman": [], "faithful": [], "deletion": [],
-                "insertion": [], "found": [], "proved": [], "seconds": [], "failing": []} for m in methods}
+                "insertion": [], "found": [], "proved": [], "seconds": [], "failing": [], "length": [],
+                "beyond": []}
+            for m in methods}
     random_auc, attention_auc = [], []
     for u in users:
         history = histories[u].astype(np.int64)
@@ -94,6 +98,9 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                 r["spearman"].append(rho)
                 r["faithful"].append(faithful)
                 r["found"].append(found)
+                r["length"].append(len(history))
+                if not found:
+                    r["beyond"].append(len(e.counterfactual.beyond))
                 if not (same and faithful and found):
                     r["failing"].append({"user": user, "item": int(e.item),
                                          "stable": bool(same), "faithful_top3": bool(faithful),
@@ -110,9 +117,35 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                     "insertion_auc": float(np.mean(r["insertion"])),
                     "counterfactual_found": float(np.mean(r["found"])),
                     "counterfactual_proved_none": float(np.mean(r["proved"])),
+                    "counterfactual_by_length": by_length(r["length"], r["found"]),
+                    **beyond_summary(r["beyond"]),
                     "seconds_per_list": float(np.mean(r["seconds"])),
                     "failing_cases": r["failing"][:50], "failing_total": len(r["failing"])})
     return out
+
+
+LENGTHS = (0, 30, 60, 100, 200)
+
+
+def by_length(lengths: list[int], found: list[bool]) -> list[dict]:
+    """The counterfactual rate per band of history length (a model that reads every rating as evidence
+    alike moves less, the more there are, when ten are taken away)."""
+    lengths, found = np.asarray(lengths), np.asarray(found, bool)
+    bands = []
+    for lo, hi in zip(LENGTHS, LENGTHS[1:] + (None,)):
+        inside = (lengths >= lo) & (lengths < (hi or np.inf))
+        bands.append({"history": f"{lo}-{hi - 1}" if hi else f"{lo}+", "cases": int(inside.sum()),
+                      "found": float(found[inside].mean()) if inside.any() else None})
+    return bands
+
+
+def beyond_summary(sizes: list[int]) -> dict:
+    """Of the cases without a counterfactual within 10 removals: the share where a larger set was found
+    and the median size of those sets (how firmly the model holds what ten removals cannot move)."""
+    sizes = np.asarray(sizes)
+    larger = sizes[sizes > 0]
+    return {"beyond_found": float(len(larger) / len(sizes)) if len(sizes) else None,
+            "beyond_median": float(np.median(larger)) if len(larger) else None}
 
 
 def seconds_200(model, split, method: str, k: int = 10) -> float:
@@ -159,6 +192,11 @@ def main(argv: list[str] | None = None) -> None:
         results += rows
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         print_table(rows, COLUMNS)
+        bands = [{"model": name, "method": r["method"], "beyond_found": r["beyond_found"],
+                  "beyond_median": r["beyond_median"],
+                  **{f"found, history {b['history']}": b["found"] for b in r["counterfactual_by_length"]}}
+                 for r in rows]
+        print_table(bands, list(bands[0]))
     print_table(results, COLUMNS)
     commands = [command_line()]
     if args.merge and (RESULTS / f"{args.out}.json").exists():

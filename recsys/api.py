@@ -275,11 +275,11 @@ class Api:
                 batcher = self._batchers[key] = Batcher(model)
         scores = (await batcher.scores(history, user))[None, :].copy()
         mask_history(scores, [history])
-        keep = item_filter(model.n_items_, exclude, allowed)
-        if keep is not None:
-            scores[:, ~keep] = -np.inf
+        hidden = _hidden(model.n_items_, exclude, allowed)
+        if hidden is not None:
+            scores[:, hidden] = -np.inf
         items, top = top_k(scores, o.k)
-        return self._list_body(o, t, ds, history, user, items[0], top[0], None if keep is None else ~keep)
+        return self._list_body(o, t, ds, history, user, items[0], top[0], hidden)
 
     def _prepare(self, o: ListOptions, t: Target):
         ds, model = self.dataset(o.dataset), self.model(o.dataset, o.model)
@@ -349,6 +349,9 @@ class Api:
                     "removed": [{"item": raw_history[p], "title": str(titles[e.history[p]])}
                                 for p in fact.removed.tolist()],
                     "rank_before": fact.rank_before, "rank_after": fact.rank_after, "cutoff": fact.cutoff,
+                    "beyond": [{"item": raw_history[p], "title": str(titles[e.history[p]])}
+                               for p in fact.beyond.tolist()],
+                    "rank_beyond": fact.rank_beyond,
                     "max_removals": fact.max_removals, "histories_scored": fact.checked,
                     "sentence": counterfactual_sentence(e, titles)}}
 

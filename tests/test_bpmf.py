@@ -102,6 +102,25 @@ def test_fold_in_with_the_users_ratings_ranks_like_the_learned_user(fitted, plan
         assert rho > 0.9, (u, rho)
 
 
+def test_each_draws_fold_in_is_the_conditional_its_users_were_drawn_from(ml100k_split):
+    """Folding a training user's ratings in under kept draw s gives the Gaussian the sampler drew that
+    user's vector from in draw s, so the squared Mahalanobis distance of the stored vector averages
+    about dim (chi-squared) over users, draw by draw. The chain turns the factors as it runs, so a
+    single prior for every draw fails this on the early draws (7.1 for the first of six)."""
+    train = ml100k_split.train
+    model = get_model("bpmf", burn_in=20, samples=60, keep=6).fit(train)
+    users = np.arange(0, train.n_users, 3)
+    distance = np.zeros(model.keep)
+    for u in users:
+        mine = train.user == u
+        mean, cov = model.fold_in(train.item[mine], train.rating[mine])
+        diff = model.user_samples_[:, u] - mean
+        distance += np.einsum("sd,sd->s", diff, np.linalg.solve(cov, diff[..., None])[..., 0])
+    distance /= len(users)
+    for s, value in enumerate(distance):        # sd of each mean: sqrt(2 dim / users) = 0.25
+        assert abs(value - model.dim) < 1.0, f"draw {s}: mean squared distance {value:.2f}, not ~{model.dim}"
+
+
 def test_batched_fold_in_scores_each_history_as_alone(fitted):
     """Scoring many histories at once (occlusion's batches) gives, per history, the posterior mean of
     its own fold-in — including an empty history (the prior) and a repeated item."""

@@ -27,7 +27,8 @@ def models(ml100k_split):
             "userknn": get_model("userknn").fit(train), "bpr": get_model("bpr", epochs=3).fit(train),
             "gpt": get_model("gpt", epochs=2, layers=1, max_len=50).fit(train),
             "bert": get_model("bert", epochs=1, layers=1, max_len=50).fit(train),
-            "pop": get_model("pop").fit(train)}
+            "pop": get_model("pop").fit(train),
+            "bpmf": get_model("bpmf", burn_in=20, samples=40, keep=5).fit(train)}
 
 
 def _cases(split, n=6, lo=20, hi=120):
@@ -85,7 +86,7 @@ def test_default_method_is_faithful_and_deterministic_per_case(models, ml100k_sp
     assert not failures, f"{name}: (user, item, removal rank, same top 3) failing: {failures}"
 
 
-@pytest.mark.parametrize("name", ["itemknn", "markov", "userknn", "bpr", "gpt", "bert"])
+@pytest.mark.parametrize("name", ["itemknn", "markov", "userknn", "bpr", "gpt", "bert", "bpmf"])
 def test_counterfactuals_hold_when_rescored_and_are_minimal(models, ml100k_split, name):
     model = models[name]
     failures, found = [], 0
@@ -108,8 +109,43 @@ def test_counterfactuals_hold_when_rescored_and_are_minimal(models, ml100k_split
                         failures.append((user, e.item, "not minimal", int(q)))
                 if len(fact.removed) > fact.max_removals:
                     failures.append((user, e.item, "too many removals", len(fact.removed)))
+            failures += _beyond_failures(scorer, h, e, excluded, user)
     assert not failures, f"{name}: {failures}"
     assert found > 0, f"{name}: no counterfactual found in any case"
+
+
+def _beyond_failures(scorer, history, e, excluded, user) -> list[tuple]:
+    """A case not found within max_removals may carry a larger set that does move the item: it must,
+    re-scored, to the rank it states, and be larger than max_removals; a found case carries none."""
+    fact = e.counterfactual
+    if not len(fact.beyond):
+        return []
+    if fact.found:
+        return [(user, e.item, "beyond set on a found case")]
+    rank = ranks_per_row(scorer, [np.delete(history, fact.beyond)], np.array([e.item]), excluded)[0][0]
+    out = []
+    if rank != fact.rank_beyond or rank <= fact.cutoff:
+        out.append((user, e.item, "beyond rank", int(rank), fact.rank_beyond))
+    if len(fact.beyond) <= fact.max_removals or len(fact.beyond) >= len(history):
+        out.append((user, e.item, "beyond size", len(fact.beyond)))
+    return out
+
+
+def test_long_histories_say_how_many_removals_it_takes(models, ml100k_split):
+    """Bayesian MF reads every rating alike, so on the longest histories ten removals often move
+    nothing; the sentence then says how many do (re-scored, each case named when it fails)."""
+    model, failures, beyond = models["bpmf"], [], 0
+    for user, h in _cases(ml100k_split, 3, lo=300, hi=2000):
+        scorer, excluded = bind_user(model, user), excluded_mask(model.n_items_, h)
+        for e in explain_items(model, h, _list(model, user, h), user=user):
+            failures += _beyond_failures(scorer, h, e, excluded, user)
+            if len(e.counterfactual.beyond):
+                beyond += 1
+                sentence = counterfactual_sentence(e, np.array([f"t{i}" for i in range(model.n_items_)]))
+                if f"Removing the {len(e.counterfactual.beyond)} history items that lower it" not in sentence:
+                    failures.append((user, e.item, "sentence", sentence))
+    assert not failures, failures
+    assert beyond > 0, "no case of the longest histories needed more than 10 removals"
 
 
 def test_a_model_that_ignores_the_history_says_so(models, ml100k_split):

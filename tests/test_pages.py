@@ -450,7 +450,8 @@ def test_a_shared_url_restores_the_knobs_and_the_what_if_edits():
 def test_an_open_bayesian_mf_case_is_settled_on_request(user, outcome):
     """Where the search neither found a set nor proved that none exists, the Explanations page offers the
     branch and bound; asked, it answers with a re-scored set ("Without …, X drops from #6 to #13") or a
-    proof, for each such item of the list until one gives the expected answer (the failing cases named)."""
+    proof, for each such item of the list until one gives the expected answer (the failing cases named);
+    the Users page then shows the settled answer."""
     at = page("explanations", models="bpmf", user=user)
     seen = []
     for item in at.selectbox(key="ex-item").options:
@@ -468,5 +469,11 @@ def test_an_open_bayesian_mf_case_is_settled_on_request(user, outcome):
                 assert case["counterfactual holds"] == "yes", case
             else:
                 assert case["none can exist"] == "yes", case
+                assert "branch and bound" in answer, answer
+            # The Users page (the same session) now gives the settled answer too, not the search's.
+            at.switch_page("views/users.py").run()
+            table = next(df.value for df in at.dataframe if "counterfactual" in df.value.columns)
+            assert answer.removeprefix("**Settled:** ") in table["counterfactual"].tolist(), \
+                (answer, table["counterfactual"].tolist())
             return
     pytest.fail(f"user {user}: no open case settled as {outcome!r}: {seen}")

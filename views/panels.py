@@ -6,8 +6,6 @@ Each panel reads the app state through ``views.state`` and the cached lists and 
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -49,10 +47,9 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
     st.markdown(f"**{reason}.**")
     st.markdown(counterfactual_sentence(explanation, titles.to_numpy()))
     fact = explanation.counterfactual
-    settled = None
     if fact is not None and not (fact.found or fact.proved_none) and \
             can_decide(state.get_trained(name, model_name)):
-        settled = settle(name, model_name, ctx, explanation, titles)
+        settle(name, model_name, ctx, explanation, titles)
     settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items()
                          if k != "reason" and not (k == "path" and v == "history"))
     st.caption(f"{state.model_label(model_name)} · {LABELS.get(explanation.method, explanation.method)}"
@@ -65,8 +62,7 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
             right.plotly_chart(figures.explanation_waterfall(explanation, titles))
         else:
             right.markdown("**This case, checked**")
-            row = readable(pd.DataFrame(widgets.check_rows(name, model_name, history, ctx.index, (item,),
-                                                           [settled] if settled else None))
+            row = readable(pd.DataFrame(widgets.check_rows(name, model_name, history, ctx.index, (item,)))
                            .drop(columns=["model", "recommendation"])).iloc[0]
             # One case reads as a list of checks; "—" where it has nothing to report (no set to re-score)
             right.dataframe(pd.DataFrame({"check": row.index, "result": row.replace("", "—").to_numpy()}),
@@ -74,16 +70,16 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
     return item, recs
 
 
-def settle(name: str, model_name: str, ctx: state.UserContext, explanation, titles: pd.Series):
+def settle(name: str, model_name: str, ctx: state.UserContext, explanation, titles: pd.Series) -> None:
     """An open case (no set found, none ruled out) settled on request by the branch and bound: the
-    search's greedy steps miss sets whose members help little alone. Returns the explanation with the
-    settled counterfactual, or None until asked."""
+    search's greedy steps miss sets whose members help little alone. Once settled, every page of the
+    session reads the settled answer (``widgets.explanations``)."""
     if not st.button(f"Settle it: try every set of removals the bound cannot rule out (up to "
                      f"{widgets.DECIDE_NODES:,} steps, under a minute)", key="ex-decide"):
-        return None
+        return
     status, fact = widgets.decided(name, model_name, tuple(ctx.history.tolist()), ctx.index,
                                    explanation.item)
-    settled = replace(explanation, counterfactual=fact)
+    settled = explanation.settled(fact)
     if status == "open":
         st.markdown(f"Still open after {widgets.DECIDE_NODES:,} steps: no set found, and the bound could "
                     "not rule out every other set.")
@@ -92,7 +88,6 @@ def settle(name: str, model_name: str, ctx: state.UserContext, explanation, titl
     st.caption(f"Branch and bound over sets of up to {fact.max_removals} removals: each step fixes one "
                "more history item as removed or kept, and the bound on what the rest could do prunes "
                f"it; {fact.checked:,} histories and bounds checked in all, every rank re-scored.")
-    return settled
 
 
 def posterior(name: str, ctx: state.UserContext, item: int, titles: pd.Series) -> None:

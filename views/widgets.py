@@ -109,7 +109,16 @@ def explanations(dataset: str, model_name: str, history: tuple[int, ...], user: 
                  items: tuple[int, ...], method: str | None = None) -> list[HistoryExplanation]:
     """The explanation of each item for this history — the one object every page, check and download
     reads: stored with the model for the test users' lists, otherwise computed once per (model,
-    history, items, method) and kept in memory."""
+    history, items, method) and kept in memory; a case settled in this session (``decided``) carries
+    its settled counterfactual on every page."""
+    version = state.artifact_version(dataset, model_name)
+    settled = st.session_state.get(SETTLED, {})
+    return [e.settled(settled[key]) if (key := (dataset, model_name, version, history, user, e.item)) in settled
+            else e for e in _explanations(dataset, model_name, history, user, items, method)]
+
+
+def _explanations(dataset, model_name, history, user, items, method=None) -> list[HistoryExplanation]:
+    """As computed: stored for a test user's list with the default method, else live (cached)."""
     stored = state.stored_explanations(dataset, model_name) if method is None and user is not None \
         else None
     version = state.artifact_version(dataset, model_name)
@@ -127,18 +136,25 @@ def _live_explanations(dataset, model_name, version, history, user, items, metho
 # Nodes of the branch and bound when an auditor asks to settle an open case: tens of milliseconds each
 # on ml-100k (bench/counterfactual_bnb.py), so under a minute.
 DECIDE_NODES = 3000
+# Session state: the counterfactuals settled in this session, by (dataset, model, version, history, user,
+# item), so that the Users page, the check and the download say what the Explanations page settled.
+SETTLED = "settled-counterfactuals"
 
 
 def decided(dataset: str, model_name: str, history: tuple[int, ...], user: int | None, item: int
             ) -> tuple[str, Counterfactual]:
     """``recsys.explain.counterfactual.decide`` for the case the pages show, once per (model, history,
-    item): "found" (with the set), "none" or "open"."""
-    return _decided(dataset, model_name, state.artifact_version(dataset, model_name), history, user, item)
+    item): "found" (with the set), "none" or "open"; a settled case is remembered for the session."""
+    version = state.artifact_version(dataset, model_name)
+    status, fact = _decided(dataset, model_name, version, history, user, item)
+    if status != "open":
+        st.session_state.setdefault(SETTLED, {})[(dataset, model_name, version, history, user, item)] = fact
+    return status, fact
 
 
 @st.cache_data(show_spinner="Trying every set of removals the bound cannot rule out…", max_entries=64)
 def _decided(dataset, model_name, version, history, user, item):
-    fact = explanations(dataset, model_name, history, user, (item,))[0].counterfactual
+    fact = _explanations(dataset, model_name, history, user, (item,))[0].counterfactual
     model = bind_user(state.get_trained(dataset, model_name), user)
     return decide(model, np.asarray(history, np.int64), item, fact, max_nodes=DECIDE_NODES)
 
@@ -211,12 +227,16 @@ def protocol_badge(split, k: int | str = 10, candidates: str = "full ranking",
                   "never the default here.")
 
 
-@st.cache_data(show_spinner="Removing each history item and rescoring…", max_entries=128)
 def check_rows(dataset: str, model_name: str, history: tuple[int, ...], user: int | None,
-               items: tuple[int, ...], explained: list[HistoryExplanation] | None = None) -> list[dict]:
-    """``recsys.explain.quality.check_cases`` for the very explanations the pages show (``explained``,
-    when the page has settled one since), per model."""
-    rows = check_cases(state.get_trained(dataset, model_name), np.asarray(history, np.int64),
-                       explained or explanations(dataset, model_name, history, user, items),
+               items: tuple[int, ...]) -> list[dict]:
+    """``recsys.explain.quality.check_cases`` for the very explanations the pages show (with the
+    counterfactuals settled in this session), per model."""
+    return _check_rows(dataset, model_name, history, user,
+                       explanations(dataset, model_name, history, user, items))
+
+
+@st.cache_data(show_spinner="Removing each history item and rescoring…", max_entries=128)
+def _check_rows(dataset, model_name, history, user, explained):
+    rows = check_cases(state.get_trained(dataset, model_name), np.asarray(history, np.int64), explained,
                        state.get_dataset(dataset).items["title"].to_numpy(), user)
     return [{"model": state.model_label(model_name), **row} for row in rows]

@@ -7,7 +7,7 @@ removal changes what the model believes, not which items are allowed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,6 +26,10 @@ class Counterfactual:
     max_removals: int
     checked: int               # histories scored in the search
     proved_none: bool = False  # not found, and the model's terms prove no set of max_removals would do
+    # Not found: the fewest positions found, more than max_removals, whose removal does take the item out
+    # (the ones that lower it most alone first; re-scored), and its rank then. Empty when none was.
+    beyond: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    rank_beyond: int = 0
 
 
 def excluded_mask(n_items: int, history: np.ndarray) -> np.ndarray:
@@ -159,6 +163,7 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     search.greedy(removed, ranks, pools, max_removals)
     search.shrink(removed, ranks)
     found = ranks > limits
+    beyond, rank_beyond = search.beyond(np.flatnonzero(~found), [o[0] for o in orders], max_removals)
     proved = np.zeros(len(items), bool)
     missed = np.flatnonzero(~found)
     floors = lead_floors(model, history, items[missed], max_removals) if len(missed) and n > max_removals \
@@ -168,7 +173,7 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
             proved[j] = not could_leave(floor, items[j], excluded, limits[j])
     return [Counterfactual(np.asarray(removed[j], np.int64), bool(found[j]), int(before[j]),
                            int(ranks[j]), int(limits[j]), max_removals, int(search.checked[j] + n + 1),
-                           bool(proved[j]))
+                           bool(proved[j]), np.asarray(beyond[j], np.int64), int(rank_beyond[j]))
             for j in range(len(items))]
 
 
@@ -281,7 +286,8 @@ def decide(model: Recommender, history: np.ndarray, item: int, fact: Counterfact
     sets, ranks = [list(removed)], search.evaluate([(0, list(removed))])[0]
     search.shrink(sets, ranks)
     return status, replace(fact, removed=np.asarray(sets[0], np.int64), found=True, rank_after=int(ranks[0]),
-                           checked=checked + int(search.checked[0]))
+                           checked=checked + int(search.checked[0]), beyond=np.zeros(0, np.int64),
+                           rank_beyond=0)
 
 
 def could_leave(floor: np.ndarray, item: int, excluded: np.ndarray, limit: int) -> bool:
@@ -360,6 +366,39 @@ class _Search:
                 pick = rows[np.argmin(margin[rows])]
                 removed[j], ranks[j] = trials[pick][1], int(rank[pick])
             active = [j for j in active if ranks[j] <= self.limits[j]]
+
+    def beyond(self, missed, orders, max_removals) -> tuple[list[list[int]], np.ndarray]:
+        """For the ``missed`` items (no set of up to ``max_removals`` found): how many of the first
+        positions of their order (the most effective alone first) it takes to move each out, by doubling
+        the count from ``max_removals`` and then halving the gap, every count re-scored; the whole
+        history is never removed (some models cannot score an empty one). An auditor's answer to "then
+        how firmly is it held?"; with no monotone order guaranteed, the fewest *found*."""
+        sets, ranks = [[] for _ in self.items], np.zeros(len(self.items), np.int64)
+        low = {j: max_removals for j in missed if len(orders[j]) - 1 > max_removals}   # known to fail
+        high: dict[int, tuple[int, int]] = {}                                         # count, rank
+        trying = {j: min(2 * max_removals, len(orders[j]) - 1) for j in low}
+        while trying:
+            rank, _ = self.evaluate([(j, list(orders[j][:count])) for j, count in trying.items()])
+            following = {}
+            for (j, count), r in zip(trying.items(), rank):
+                if r > self.limits[j]:
+                    high[j] = (count, int(r))
+                elif count < len(orders[j]) - 1:
+                    low[j] = count
+                    following[j] = min(2 * count, len(orders[j]) - 1)
+            trying = following
+        trying = {j: (low[j] + high[j][0]) // 2 for j in high if high[j][0] - low[j] > 1}
+        while trying:
+            rank, _ = self.evaluate([(j, list(orders[j][:count])) for j, count in trying.items()])
+            for (j, count), r in zip(trying.items(), rank):
+                if r > self.limits[j]:
+                    high[j] = (count, int(r))
+                else:
+                    low[j] = count
+            trying = {j: (low[j] + high[j][0]) // 2 for j in trying if high[j][0] - low[j] > 1}
+        for j, (count, r) in high.items():
+            sets[j], ranks[j] = list(orders[j][:count]), r
+        return sets, ranks
 
     def shrink(self, removed, ranks):
         """Drop, while any remains, a member the set does not need."""

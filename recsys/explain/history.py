@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,11 @@ class HistoryExplanation:
     error: np.ndarray | None = None            # standard error per position; None = deterministic
     rank: int | None = None                    # the item's rank for this history (seen items excluded)
     counterfactual: Counterfactual | None = None
+
+    def settled(self, fact: Counterfactual) -> "HistoryExplanation":
+        """This explanation with the counterfactual ``counterfactual.decide`` settled, marked in its
+        settings (the sentence then names the branch and bound as the proof)."""
+        return replace(self, counterfactual=fact, settings={**self.settings, "settled": "by branch and bound"})
 
     @property
     def additive(self) -> bool:

@@ -22,7 +22,7 @@ from recsys.progress import Progress
 LIST_LENGTH = 10
 # Raise when the explanation or the counterfactual search changes: stored explanations of another version
 # are recomputed by the next build and never shown.
-VERSION = 2
+VERSION = 3  # 3: counterfactuals carry the larger set found beyond max_removals (2026-12-05)
 DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users explains the rest live
 # Above LARGE_CATALOGUE items a list costs more to explain (every removal re-scores the whole catalogue):
 # on Amazon Beauty (54.5k items) 2,000 users' lists took 14 minutes of a build, 500 take a quarter of that.
@@ -55,12 +55,14 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
     users = np.asarray(heldout.users, np.int64)[:max_users]
     rows = heldout.histories.rows()[:max_users]
     items = np.full((len(users), k), -1, np.int64)
-    cols = {name: [] for name in ("values", "error", "removed")}
+    cols = {name: [] for name in ("values", "error", "removed", "beyond")}
     lengths = np.zeros((len(users), k), np.int64)
     removed_lengths = np.zeros((len(users), k), np.int64)
+    beyond_lengths = np.zeros((len(users), k), np.int64)
     floats = {name: np.zeros((len(users), k)) for name in ("base", "score")}
     ints = {name: np.zeros((len(users), k), np.int64)
-            for name in ("rank", "found", "rank_before", "rank_after", "cutoff", "checked", "proved_none")}
+            for name in ("rank", "found", "rank_before", "rank_after", "cutoff", "checked", "proved_none",
+                         "rank_beyond")}
     checks = np.zeros(len(users), np.int64)
     meta = {"version": VERSION}                # models that ignore the history store no method
     for r, (user, history) in enumerate(zip(users, rows)):
@@ -84,13 +86,15 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
                 cols["error"].append(e.error)
             cols["removed"].append(e.counterfactual.removed)
             removed_lengths[r, j] = len(e.counterfactual.removed)
+            cols["beyond"].append(e.counterfactual.beyond)
+            beyond_lengths[r, j] = len(e.counterfactual.beyond)
             floats["base"][r, j], floats["score"][r, j] = e.base_value, e.score
             cf = e.counterfactual
             ints["rank"][r, j] = e.rank
             ints["found"][r, j], ints["rank_before"][r, j], ints["rank_after"][r, j] = \
                 cf.found, cf.rank_before, cf.rank_after
             ints["cutoff"][r, j], ints["checked"][r, j] = cf.cutoff, cf.checked
-            ints["proved_none"][r, j] = cf.proved_none
+            ints["proved_none"][r, j], ints["rank_beyond"][r, j] = cf.proved_none, cf.rank_beyond
             meta = {"version": VERSION, "method": e.method, "settings": e.settings, "max_removals": cf.max_removals,
                     "deterministic": e.error is None}
     if progress:
@@ -99,6 +103,7 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
     return {"users": users, "items": items, "checksum": checks, "lengths": lengths,
             "values": join(cols["values"], np.float32), "error": join(cols["error"], np.float32),
             "removed": join(cols["removed"], np.int64), "removed_lengths": removed_lengths,
+            "beyond": join(cols["beyond"], np.int64), "beyond_lengths": beyond_lengths,
             **floats, **ints, "meta": np.array(json.dumps(meta))}
 
 
@@ -118,6 +123,7 @@ class StoredExplanations:
         self.row_of = {int(u): r for r, u in enumerate(arrays["users"])}
         self.starts = _starts(arrays["lengths"])
         self.removed_starts = _starts(arrays["removed_lengths"])
+        self.beyond_starts = _starts(arrays["beyond_lengths"])
 
     def get(self, user: int, history: np.ndarray, item: int) -> HistoryExplanation | None:
         """The stored explanation of ``item`` for this user and exactly this history, or None."""
@@ -137,12 +143,15 @@ class StoredExplanations:
         error = a["error"][lo:lo + n]
         lo_r = int(self.removed_starts[r, j])
         removed = a["removed"][lo_r:lo_r + int(a["removed_lengths"][r, j])]
+        lo_b = int(self.beyond_starts[r, j])
+        beyond = a["beyond"][lo_b:lo_b + int(a["beyond_lengths"][r, j])]
         cf = Counterfactual(removed.copy(), bool(a["found"][r, j]), int(a["rank_before"][r, j]),
                             int(a["rank_after"][r, j]), int(a["cutoff"][r, j]),
                             int(self.meta["max_removals"]), int(a["checked"][r, j]),
                             # A model that ignores the history: no removal can move the item (stores
                             # written before this was recorded hold False).
-                            bool(a["proved_none"][r, j]) or self.meta["method"] == "none")
+                            bool(a["proved_none"][r, j]) or self.meta["method"] == "none",
+                            beyond.copy(), int(a["rank_beyond"][r, j]))
         return HistoryExplanation(int(item), history, a["values"][lo:lo + n].copy(),
                                   float(a["base"][r, j]), float(a["score"][r, j]), self.meta["method"],
                                   dict(self.meta["settings"]),

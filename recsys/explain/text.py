@@ -111,14 +111,21 @@ def counterfactual_sentence(explanation: HistoryExplanation, titles, shown_at: i
     if not fact.found:
         moved = (f"it stayed at #{fact.rank_before}" if fact.rank_after <= fact.rank_before else
                  f"the furthest it sank was #{fact.rank_after:,}")
+        # How firmly it is held, where a larger set was found: "removing the 23 … takes it to #12".
+        firm = (f" Removing the {len(fact.beyond)} history items that lower it most one at a time takes it "
+                f"to #{fact.rank_beyond:,}." if len(fact.beyond) else "")
+        if fact.proved_none and explanation.settings.get("settled"):
+            return (f"{lead} set of up to {fact.max_removals} history items can take {subject} out of the "
+                    f"top {fact.cutoff}: a branch and bound over every such set rules each one out.{firm}")
         if fact.proved_none:
             return (f"{lead} set of up to {fact.max_removals} history items can take {subject} out of the "
                     f"top {fact.cutoff}: a bound on how far any {fact.max_removals} removals can move the "
-                    f"scores rules it out ({moved} in the search).")
+                    f"scores rules it out ({moved} in the search).{firm}")
         if prefix and fact.cutoff == fact.rank_before:  # below the top already: the search tried to sink it
-            return prefix + f"no set of up to {fact.max_removals} history items found that ranks it lower."
+            return (prefix + f"no set of up to {fact.max_removals} history items found that ranks it "
+                    f"lower.{firm}")
         return (f"{lead} set of up to {fact.max_removals} history items found whose removal takes {subject} "
-                f"out of the top {fact.cutoff} ({moved}).")
+                f"out of the top {fact.cutoff} ({moved}).{firm}")
     names = [natural_title(titles[int(explanation.history[p])]) for p in fact.removed]
     if prefix:
         return prefix + f"without {_listed(names)} it drops to #{fact.rank_after:,}."

@@ -113,7 +113,8 @@ class BPMF(RatingPredictor, Recommender):
     """Bayesian PMF by Gibbs sampling; ``predict_interval`` gives predictive intervals."""
 
     # 1: known users are ranked by folding in their rated history (2026-12-05); the ratings are stored.
-    revision = 1
+    # 2: each kept draw keeps its own user prior for the fold-in (2026-12-05; was the last draw's).
+    revision = 2
 
     @property
     def per_user_parameters(self) -> bool:
@@ -163,7 +164,7 @@ class BPMF(RatingPredictor, Recommender):
         alpha = 2.0
         total = self.burn_in + self.samples
         every = self.samples // self.keep
-        kept_u, kept_v, kept_alpha = [], [], []
+        kept_u, kept_v, kept_alpha, kept_hyper = [], [], [], []
         self.history_ = []
         start = time.perf_counter()
         by_item, by_user = _owner_matrix(items, n_items), _owner_matrix(users, n_users)
@@ -184,6 +185,7 @@ class BPMF(RatingPredictor, Recommender):
                 kept_u.append(U.astype(np.float32))
                 kept_v.append(V.astype(np.float32))
                 kept_alpha.append(alpha)
+                kept_hyper.append(np.concatenate([mu_u[None], lam_u]))
             self.history_.append(record)
             if progress and (sweep + 1) % 10 == 0:
                 phase = "burn-in" if sweep < self.burn_in else "sampling"
@@ -195,7 +197,11 @@ class BPMF(RatingPredictor, Recommender):
         self.user_samples_ = np.stack(kept_u)
         self.item_samples_ = np.stack(kept_v)
         self.noise_precision_ = np.asarray(kept_alpha)
-        self.hyper_user_ = np.concatenate([mu_u[None], lam_u])  # last draw: (1 + d, d), fold-in prior
+        # Each kept draw's user prior (mu_U; Lambda_U), (keep, 1 + d, d): a new user is folded in under
+        # the prior its draw of V was sampled with. The chain turns the factors slowly, so one prior for
+        # all draws would not fit the earlier ones (ml-100k: draw 1's mean user vector is 0.49 of the last
+        # prior mean's length away from it).
+        self.hyper_user_ = np.stack(kept_hyper)
         self.implicit_rating_ = float(self.implicit_rating if self.implicit_rating is not None
                                       else np.percentile(ratings, 75))
         # Each user's training ratings, sorted by item (CSR), for folding a known user's history in.
@@ -340,9 +346,12 @@ class BPMF(RatingPredictor, Recommender):
         """Precision and shift (precision · mean) of a user vector's Gaussian posterior per kept draw,
         from the history's sums of v v^T (keep, ..., d, d) and of (rating − mean) · v (keep, ..., d),
         under the learned user prior — the same conditional the sampler draws users from."""
-        mu_u, lam_u = self.hyper_user_[0], self.hyper_user_[1:]
+        extra = (1,) * (linear.ndim - 2)                                   # the "..." axes
+        mu_u, lam_u = self.hyper_user_[:, 0], self.hyper_user_[:, 1:]
+        prior_shift = np.einsum("sde,se->sd", lam_u, mu_u).reshape(len(mu_u), *extra, -1)
         alpha = self.noise_precision_.reshape(-1, *[1] * (linear.ndim - 1))
-        return lam_u + alpha[..., None] * gram, alpha * linear + lam_u @ mu_u
+        return (lam_u.reshape(len(lam_u), *extra, *lam_u.shape[1:]) + alpha[..., None] * gram,
+                alpha * linear + prior_shift)
 
     def _stacked(self) -> tuple[np.ndarray, np.ndarray]:
         """Every item's vectors across the kept draws side by side (items, keep·dim), and their outer
@@ -430,7 +439,6 @@ class BPMF(RatingPredictor, Recommender):
         ratings = None if user is None else self.known_ratings(user, history)
         means, covariances = self.fold_in(history, ratings)                # the list's fold-in, per draw
         r = self._ratings_of(history, ratings) - self.global_mean_
-        lam = self.hyper_user_[1:]
         S = len(self.noise_precision_)
         terms = np.zeros((len(items), len(others), int(removable.sum())))  # per removal: worst change
         for s in range(S):
@@ -440,7 +448,8 @@ class BPMF(RatingPredictor, Recommender):
             values, vectors = np.linalg.eigh(covariances[s])
             root = (vectors * np.sqrt(values)) @ vectors.T                 # P^-1/2 (P: the precision)
             Y, W = V[history[removable]] @ root, V[others] @ root
-            leverage = _leverage_bound(Y, alpha, alpha * (Y ** 2).sum(axis=1), k, root, lam)
+            leverage = _leverage_bound(Y, alpha, alpha * (Y ** 2).sum(axis=1), k, root,
+                                       self.hyper_user_[s, 1:])
             factor = alpha * leverage / (2 * (1 - leverage)) / S
             WY, gram = W @ Y.T, Y.T @ Y                                    # ŵ·ŷ_j; Σ_j ŷ_j ŷ_jᵀ
             for j, item in enumerate(items):
