@@ -134,14 +134,21 @@ def _beyond_failures(scorer, history, e, excluded, user) -> list[tuple]:
 def test_long_histories_say_how_many_removals_it_takes(models, ml100k_split):
     """Bayesian MF reads every rating alike, so on the longest histories ten removals often move
     nothing; the sentence then says how many do (re-scored, each case named when it fails)."""
+    from recsys.explain.quality import check_cases
+
     model, failures, beyond = models["bpmf"], [], 0
+    titles = np.array([f"t{i}" for i in range(model.n_items_)])
     for user, h in _cases(ml100k_split, 3, lo=300, hi=2000):
         scorer, excluded = bind_user(model, user), excluded_mask(model.n_items_, h)
-        for e in explain_items(model, h, _list(model, user, h), user=user):
+        explained = explain_items(model, h, _list(model, user, h), user=user)
+        checked = check_cases(model, h, explained, titles, user)      # the in-app check agrees
+        for e, row in zip(explained, checked):
             failures += _beyond_failures(scorer, h, e, excluded, user)
+            if row["larger set holds"] is not (True if len(e.counterfactual.beyond) else None):
+                failures.append((user, e.item, "check", row["larger set holds"]))
             if len(e.counterfactual.beyond):
                 beyond += 1
-                sentence = counterfactual_sentence(e, np.array([f"t{i}" for i in range(model.n_items_)]))
+                sentence = counterfactual_sentence(e, titles)
                 if f"Removing the {len(e.counterfactual.beyond)} history items that lower it" not in sentence:
                     failures.append((user, e.item, "sentence", sentence))
     assert not failures, failures
@@ -485,6 +492,9 @@ def test_check_summary_counts_each_kind_of_case():
                                    "and holds when re-scored in 1; for 1 the model's terms prove that none "
                                    "exists.")
     assert check_summary([row]).endswith("re-scored in 1.")
+    larger = {**row, "counterfactual holds": None, "larger set holds": True}
+    assert check_summary([row, larger, {**larger, "larger set holds": False}]).endswith(
+        "re-scored in 1; of the others, 2 name a larger set, which holds when re-scored in 1.")
 
 
 @pytest.mark.parametrize("kind", ["ties", "dense", "zeros"])

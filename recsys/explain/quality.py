@@ -65,11 +65,14 @@ def check_cases(model: Recommender, history: np.ndarray, explained: list[History
     model = bind_user(model, user)
     h = np.asarray(history, np.int64)
     drops = single_removal_drops(model, h, [e.item for e in explained])
-    # every found counterfactual re-scored in one batch of model calls
-    found = [e for e in explained if e.counterfactual is not None and e.counterfactual.found]
-    rescored = dict(zip((e.item for e in found), ranks_per_row(
-        model, [np.delete(h, e.counterfactual.removed) for e in found],
-        np.array([e.item for e in found], np.int64), excluded_mask(model.n_items_, h))[0].tolist()))
+    # The set each sentence names, re-scored in one batch of model calls: the counterfactual, or where
+    # none was found within max_removals the larger set found beyond.
+    named = {e.item: e.counterfactual.removed if e.counterfactual.found else e.counterfactual.beyond
+             for e in explained if e.counterfactual is not None
+             and (e.counterfactual.found or len(e.counterfactual.beyond))}
+    rescored = dict(zip(named, ranks_per_row(
+        model, [np.delete(h, removed) for removed in named.values()],
+        np.array(list(named), np.int64), excluded_mask(model.n_items_, h))[0].tolist()))
     rows = []
     for j, e in enumerate(explained):
         row = {"recommendation": natural_title(titles[e.item]), "method": e.method,
@@ -77,15 +80,18 @@ def check_cases(model: Recommender, history: np.ndarray, explained: list[History
         if e.method == "none":
             rows.append({**row, "most-credited item": "—", "its removal drop ranks": "—",
                          "faithful (top 3)": None, "re-scored rank": None, "counterfactual holds": None,
-                         "none can exist": None})
+                         "none can exist": None, "larger set holds": None})
             continue
         check = removal_check(model, e, drops[:, j])
         fact, rank = e.counterfactual, rescored.get(e.item)
+        found = rank if fact is not None and fact.found else None
+        larger = rank if fact is not None and not fact.found else None
         rows.append({**row, "most-credited item": natural_title(titles[h[check.position]]),
                      "its removal drop ranks": f"{check.rank} of {len(h)}",
-                     "faithful (top 3)": check.faithful_top3, "re-scored rank": rank,
-                     "counterfactual holds": None if rank is None else rank > fact.cutoff,
-                     "none can exist": fact.proved_none})
+                     "faithful (top 3)": check.faithful_top3, "re-scored rank": found,
+                     "counterfactual holds": None if found is None else found > fact.cutoff,
+                     "none can exist": fact.proved_none,
+                     "larger set holds": None if larger is None else larger > fact.cutoff})
     return rows
 
 
@@ -94,9 +100,12 @@ def check_summary(rows: list[dict]) -> str:
     judged = [r["faithful (top 3)"] for r in rows if r["faithful (top 3)"] is not None]
     holds = [r["counterfactual holds"] for r in rows if r["counterfactual holds"] is not None]
     proved = sum(bool(r["none can exist"]) for r in rows)
+    larger = [r["larger set holds"] for r in rows if r.get("larger set holds") is not None]
     return (f"**Faithful in {sum(judged)} of {len(judged)} cases**; a counterfactual was found for "
             f"{len(holds)} of {len(rows)} and holds when re-scored in {sum(holds)}"
-            + (f"; for {proved} the model's terms prove that none exists." if proved else "."))
+            + (f"; for {proved} the model's terms prove that none exists" if proved else "")
+            + (f"; of the others, {len(larger)} name a larger set, which holds when re-scored in "
+               f"{sum(larger)}" if larger else "") + ".")
 
 
 def curve_auc(curve: np.ndarray) -> float:
