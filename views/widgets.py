@@ -111,10 +111,9 @@ def explanations(dataset: str, model_name: str, history: tuple[int, ...], user: 
     reads: stored with the model for the test users' lists, otherwise computed once per (model,
     history, items, method) and kept in memory; a case settled in this session (``decided``) carries
     its settled counterfactual on every page."""
-    version = state.artifact_version(dataset, model_name)
     settled = st.session_state.get(SETTLED, {})
-    return [e.settled(settled[key]) if (key := (dataset, model_name, version, history, user, e.item)) in settled
-            else e for e in _explanations(dataset, model_name, history, user, items, method)]
+    return [e.settled(settled[key]) if (key := _settled_key(dataset, model_name, history, user, e.item))
+            in settled else e for e in _explanations(dataset, model_name, history, user, items, method)]
 
 
 def _explanations(dataset, model_name, history, user, items, method=None) -> list[HistoryExplanation]:
@@ -145,11 +144,17 @@ def decided(dataset: str, model_name: str, history: tuple[int, ...], user: int |
             ) -> tuple[str, Counterfactual]:
     """``recsys.explain.counterfactual.decide`` for the case the pages show, once per (model, history,
     item): "found" (with the set), "none" or "open"; a settled case is remembered for the session."""
-    version = state.artifact_version(dataset, model_name)
-    status, fact = _decided(dataset, model_name, version, history, user, item)
+    key = _settled_key(dataset, model_name, history, user, item)
+    status, fact = _decided(*key)
     if status != "open":
-        st.session_state.setdefault(SETTLED, {})[(dataset, model_name, version, history, user, item)] = fact
+        st.session_state.setdefault(SETTLED, {})[key] = fact
     return status, fact
+
+
+def _settled_key(dataset: str, model_name: str, history: tuple[int, ...], user: int | None, item: int
+                 ) -> tuple:
+    """A case as ``SETTLED`` and ``_decided`` know it: a rebuilt model (a new version) starts afresh."""
+    return dataset, model_name, state.artifact_version(dataset, model_name), history, user, int(item)
 
 
 @st.cache_data(show_spinner="Trying every set of removals the bound cannot rule out…", max_entries=64)

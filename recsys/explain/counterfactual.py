@@ -163,9 +163,9 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     search.greedy(removed, ranks, pools, max_removals)
     search.shrink(removed, ranks)
     found = ranks > limits
-    beyond, rank_beyond = search.beyond(np.flatnonzero(~found), [o[0] for o in orders], max_removals)
-    proved = np.zeros(len(items), bool)
     missed = np.flatnonzero(~found)
+    beyond, rank_beyond = search.beyond(missed, [o[0] for o in orders], max_removals)
+    proved = np.zeros(len(items), bool)
     floors = lead_floors(model, history, items[missed], max_removals) if len(missed) and n > max_removals \
         else None
     if floors is not None:
@@ -374,20 +374,16 @@ class _Search:
         history is never removed (some models cannot score an empty one). An auditor's answer to "then
         how firmly is it held?"; with no monotone order guaranteed, the fewest *found*."""
         sets, ranks = [[] for _ in self.items], np.zeros(len(self.items), np.int64)
-        low = {j: max_removals for j in missed if len(orders[j]) - 1 > max_removals}   # known to fail
+        last = {j: len(orders[j]) - 1 for j in missed}                                 # most allowed
+        low = {j: max_removals for j in missed if last[j] > max_removals}              # known to fail
         high: dict[int, tuple[int, int]] = {}                                         # count, rank
-        trying = {j: min(2 * max_removals, len(orders[j]) - 1) for j in low}
-        while trying:
-            rank, _ = self.evaluate([(j, list(orders[j][:count])) for j, count in trying.items()])
-            following = {}
-            for (j, count), r in zip(trying.items(), rank):
-                if r > self.limits[j]:
-                    high[j] = (count, int(r))
-                elif count < len(orders[j]) - 1:
-                    low[j] = count
-                    following[j] = min(2 * count, len(orders[j]) - 1)
-            trying = following
-        trying = {j: (low[j] + high[j][0]) // 2 for j in high if high[j][0] - low[j] > 1}
+
+        def next_count(j: int) -> int | None:
+            if j not in high:                                  # still doubling
+                return min(2 * low[j], last[j]) if low[j] < last[j] else None
+            return (low[j] + high[j][0]) // 2 if high[j][0] - low[j] > 1 else None  # halving the gap
+
+        trying = {j: count for j in low if (count := next_count(j)) is not None}
         while trying:
             rank, _ = self.evaluate([(j, list(orders[j][:count])) for j, count in trying.items()])
             for (j, count), r in zip(trying.items(), rank):
@@ -395,7 +391,7 @@ class _Search:
                     high[j] = (count, int(r))
                 else:
                     low[j] = count
-            trying = {j: (low[j] + high[j][0]) // 2 for j in trying if high[j][0] - low[j] > 1}
+            trying = {j: count for j in trying if (count := next_count(j)) is not None}
         for j, (count, r) in high.items():
             sets[j], ranks[j] = list(orders[j][:count]), r
         return sets, ranks

@@ -27,6 +27,8 @@ DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users 
 # Above LARGE_CATALOGUE items a list costs more to explain (every removal re-scores the whole catalogue):
 # on Amazon Beauty (54.5k items) 2,000 users' lists took 14 minutes of a build, 500 take a quarter of that.
 LARGE_CATALOGUE_USERS = 500
+# The counterfactual's sets of history positions, each a ragged column with a "<name>_lengths" array.
+SETS = ("removed", "beyond")
 
 
 def users_to_explain(n_items: int | None = None) -> int:
@@ -55,10 +57,9 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
     users = np.asarray(heldout.users, np.int64)[:max_users]
     rows = heldout.histories.rows()[:max_users]
     items = np.full((len(users), k), -1, np.int64)
-    cols = {name: [] for name in ("values", "error", "removed", "beyond")}
+    cols = {name: [] for name in ("values", "error", *SETS)}
     lengths = np.zeros((len(users), k), np.int64)
-    removed_lengths = np.zeros((len(users), k), np.int64)
-    beyond_lengths = np.zeros((len(users), k), np.int64)
+    set_lengths = {name: np.zeros((len(users), k), np.int64) for name in SETS}
     floats = {name: np.zeros((len(users), k)) for name in ("base", "score")}
     ints = {name: np.zeros((len(users), k), np.int64)
             for name in ("rank", "found", "rank_before", "rank_after", "cutoff", "checked", "proved_none",
@@ -84,12 +85,11 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
             cols["values"].append(e.values)
             if e.error is not None:                         # deterministic methods store none
                 cols["error"].append(e.error)
-            cols["removed"].append(e.counterfactual.removed)
-            removed_lengths[r, j] = len(e.counterfactual.removed)
-            cols["beyond"].append(e.counterfactual.beyond)
-            beyond_lengths[r, j] = len(e.counterfactual.beyond)
-            floats["base"][r, j], floats["score"][r, j] = e.base_value, e.score
             cf = e.counterfactual
+            for name in SETS:
+                cols[name].append(getattr(cf, name))
+                set_lengths[name][r, j] = len(getattr(cf, name))
+            floats["base"][r, j], floats["score"][r, j] = e.base_value, e.score
             ints["rank"][r, j] = e.rank
             ints["found"][r, j], ints["rank_before"][r, j], ints["rank_after"][r, j] = \
                 cf.found, cf.rank_before, cf.rank_after
@@ -102,8 +102,8 @@ def precompute(model: Recommender, heldout, *, k: int = LIST_LENGTH, max_users: 
     join = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
     return {"users": users, "items": items, "checksum": checks, "lengths": lengths,
             "values": join(cols["values"], np.float32), "error": join(cols["error"], np.float32),
-            "removed": join(cols["removed"], np.int64), "removed_lengths": removed_lengths,
-            "beyond": join(cols["beyond"], np.int64), "beyond_lengths": beyond_lengths,
+            **{name: join(cols[name], np.int64) for name in SETS},
+            **{f"{name}_lengths": set_lengths[name] for name in SETS},
             **floats, **ints, "meta": np.array(json.dumps(meta))}
 
 
@@ -122,8 +122,7 @@ class StoredExplanations:
         self.meta = json.loads(str(arrays["meta"]))
         self.row_of = {int(u): r for r, u in enumerate(arrays["users"])}
         self.starts = _starts(arrays["lengths"])
-        self.removed_starts = _starts(arrays["removed_lengths"])
-        self.beyond_starts = _starts(arrays["beyond_lengths"])
+        self.set_starts = {name: _starts(arrays[f"{name}_lengths"]) for name in SETS}
 
     def get(self, user: int, history: np.ndarray, item: int) -> HistoryExplanation | None:
         """The stored explanation of ``item`` for this user and exactly this history, or None."""
@@ -141,22 +140,25 @@ class StoredExplanations:
             return None
         lo = int(self.starts[r, j])
         error = a["error"][lo:lo + n]
-        lo_r = int(self.removed_starts[r, j])
-        removed = a["removed"][lo_r:lo_r + int(a["removed_lengths"][r, j])]
-        lo_b = int(self.beyond_starts[r, j])
-        beyond = a["beyond"][lo_b:lo_b + int(a["beyond_lengths"][r, j])]
-        cf = Counterfactual(removed.copy(), bool(a["found"][r, j]), int(a["rank_before"][r, j]),
+        removed, beyond = (self._positions(name, r, j) for name in SETS)
+        cf = Counterfactual(removed, bool(a["found"][r, j]), int(a["rank_before"][r, j]),
                             int(a["rank_after"][r, j]), int(a["cutoff"][r, j]),
                             int(self.meta["max_removals"]), int(a["checked"][r, j]),
                             # A model that ignores the history: no removal can move the item (stores
                             # written before this was recorded hold False).
                             bool(a["proved_none"][r, j]) or self.meta["method"] == "none",
-                            beyond.copy(), int(a["rank_beyond"][r, j]))
+                            beyond, int(a["rank_beyond"][r, j]))
         return HistoryExplanation(int(item), history, a["values"][lo:lo + n].copy(),
                                   float(a["base"][r, j]), float(a["score"][r, j]), self.meta["method"],
                                   dict(self.meta["settings"]),
                                   None if self.meta["deterministic"] else error.copy(),
                                   int(a["rank"][r, j]), cf)
+
+    def _positions(self, name: str, r: int, j: int) -> np.ndarray:
+        """A copy of the history positions a counterfactual names (``removed`` or ``beyond``) for row r,
+        list place j."""
+        lo = int(self.set_starts[name][r, j])
+        return self.arrays[name][lo:lo + int(self.arrays[f"{name}_lengths"][r, j])].copy()
 
 
 def _starts(lengths: np.ndarray) -> np.ndarray:
