@@ -20,7 +20,9 @@ For N seeded test users and each one's top-10 list (the model's history path, se
   exists (models that rank by a sum of terms, e.g. the content model), so found / (1 − proved_none) is
   the share found of the cases where one can exist; counterfactual_by_length: the found share per band
   of history length; beyond_found / beyond_median: of the cases not found, the share where a larger
-  set (the most effective removals first) was found, and its median size
+  set (the most effective removals first) was found, and its median size; counterfactual_additive_none:
+  share of the cases neither found nor proved where even the single removals' effects, added up, leave
+  no set of ≤ 10 (`additive_set` has none: an estimate of the cases no search could find, not a proof)
 - seconds_per_list: mean seconds of explain_items for the whole list (with counterfactuals);
   seconds_200: the same for the test user whose history is closest to 200 items
 Models come from the artifact store (`make build` trains the defaults); missing ones are trained.
@@ -39,8 +41,9 @@ from common import RESULTS, command_line, merge_results, print_table, write_resu
 
 from recsys.data import load_dataset
 from recsys.explain import available_methods, default_method, explain_items
+from recsys.explain.counterfactual import additive_set, excluded_mask, single_effects
 from recsys.explain.history import bind_user
-from recsys.explain.methods import attention_rollout
+from recsys.explain.methods import attention_rollout, single_removals
 from recsys.explain.quality import (credit_order, curve_auc, deletion_curves, insertion_curves,
                                     removal_check, single_removal_drops, stability)
 from recsys.pipeline import DEFAULT_MODELS, build_model
@@ -57,7 +60,7 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
     rng = np.random.default_rng(0)
     rows = {m: {"cases": 0, "stable": [], "spearman": [], "faithful": [], "deletion": [],
                 "insertion": [], "found": [], "proved": [], "seconds": [], "failing": [], "length": [],
-                "beyond": []}
+                "beyond": [], "additive_none": []}
             for m in methods}
     random_auc, attention_auc = [], []
     for u in users:
@@ -69,6 +72,7 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
         scorer = bind_user(model, user)
         items = model.recommend(history, k=k, users=None if model.per_user_parameters else [user])[0]
         drops = single_removal_drops(scorer, history, items)
+        single = None                                     # scored when a case is neither found nor proved
         random_orders = [rng.permutation(len(history)) for _ in items]
         random_auc += [curve_auc(c) for c in deletion_curves(scorer, history, items, random_orders)]
         if hasattr(model, "attention"):
@@ -101,6 +105,9 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                 r["length"].append(len(history))
                 if not found:
                     r["beyond"].append(len(e.counterfactual.beyond))
+                if not (found or e.counterfactual.proved_none):
+                    single = single_removals(scorer, history) if single is None else single
+                    r["additive_none"].append(additive_none(single, history, e.item, e.counterfactual))
                 if not (same and faithful and found):
                     r["failing"].append({"user": user, "item": int(e.item),
                                          "stable": bool(same), "faithful_top3": bool(faithful),
@@ -119,6 +126,7 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                     "counterfactual_proved_none": float(np.mean(r["proved"])),
                     "counterfactual_by_length": by_length(r["length"], r["found"]),
                     **beyond_summary(r["beyond"]),
+                    "counterfactual_additive_none": float(np.sum(r["additive_none"]) / r["cases"]),
                     "seconds_per_list": float(np.mean(r["seconds"])),
                     "failing_cases": r["failing"][:50], "failing_total": len(r["failing"])})
     return out
@@ -137,6 +145,14 @@ def by_length(lengths: list[int], found: list[bool]) -> list[dict]:
         bands.append({"history": f"{lo}-{hi - 1}" if hi else f"{lo}+", "cases": int(inside.sum()),
                       "found": float(found[inside].mean()) if inside.any() else None})
     return bands
+
+
+def additive_none(single: np.ndarray, history: np.ndarray, item: int, fact) -> bool:
+    """Whether the single removals' effects on the item's lead (``single``: the scores of the history and
+    of each single removal), added up, leave no set of up to max_removals that takes it out (then no
+    search is likely to find one; effects do not add up exactly)."""
+    lead, changes = single_effects(single, item, excluded_mask(single.shape[1], history))
+    return additive_set(lead, changes, fact.cutoff, fact.max_removals) is None
 
 
 def beyond_summary(sizes: list[int]) -> dict:
@@ -193,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
         print_table(rows, COLUMNS)
         bands = [{"model": name, "method": r["method"], "beyond_found": r["beyond_found"],
-                  "beyond_median": r["beyond_median"],
+                  "beyond_median": r["beyond_median"], "additive_none": r["counterfactual_additive_none"],
                   **{f"found, history {b['history']}": b["found"] for b in r["counterfactual_by_length"]}}
                  for r in rows]
         print_table(bands, list(bands[0]))

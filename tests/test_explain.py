@@ -11,8 +11,8 @@ from recsys.errors import DataError, ParameterError
 from recsys.explain import (HistoryExplanation, attention_frame, attention_matrix, available_methods,
                             because_you_watched, counterfactual_sentence, default_method, explain_items,
                             feature_shap, list_reasons, natural_title, shap_history)
-from recsys.explain.counterfactual import (Counterfactual, best_scores, excluded_mask, margins,
-                                          ranks_per_row)
+from recsys.explain.counterfactual import (Counterfactual, additive_set, best_scores, excluded_mask,
+                                          margins, ranks_per_row)
 from recsys.explain.history import bind_user
 from recsys.explain.methods import attention_rollout
 from recsys.explain.quality import (curve_auc, deletion_curves, removal_check, single_removal_drops,
@@ -348,6 +348,54 @@ def test_the_bound_never_rules_out_a_set_that_exists(seed):
         (floor,) = lead_floors(Summed(), np.arange(7), np.array([item]), 2)
         assert could_leave(floor, item, excluded, limit) or not exists, \
             f"seed {seed}, item {item}: ruled out, but a set of 2 removals exists"
+
+
+class _Summed:
+    """A model whose score is a sum over the history's rows of fixed terms: single removals' effects
+    add up exactly, so the counterfactual search has no excuse to miss a set."""
+
+    def __init__(self, terms):
+        self.terms, self.n_items_ = terms, terms.shape[1]
+
+    def score(self, histories, users=None):
+        return np.stack([self.terms[np.asarray(h, np.int64)].sum(axis=0) for h in histories])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_search_finds_a_set_wherever_effects_add_up(seed):
+    # Every set of up to 3 of 10 history items, tried: where one takes the item out, the search finds one.
+    # Sparse terms (each history item moves a few items) defeat the greedy steps in 5 of these seeds.
+    from itertools import combinations
+
+    from recsys.explain.counterfactual import counterfactuals
+
+    rng = np.random.default_rng(seed)
+    n_items, n = 40, 10
+    terms = rng.normal(size=(n_items, n_items)) * rng.exponential(size=(n_items, 1)) + rng.normal(size=n_items)
+    terms = terms * (rng.random((n_items, n_items)) < 0.15) + rng.normal(size=n_items) * 0.5
+    model, history = _Summed(terms), np.arange(n)
+    excluded = excluded_mask(n_items, history)
+    sets = [c for k in (1, 2, 3) for c in combinations(range(n), k)]
+    sums = model.score([np.delete(history, list(c)) for c in sets])
+    whole = model.score([history])[0]
+    items = np.flatnonzero(~excluded)[np.argsort(-whole[~excluded])][:6]
+    facts = counterfactuals(model, history, items, rng.normal(size=(n, len(items))), cutoff=4,
+                            max_removals=3, excluded=excluded)
+    for item, fact in zip(items, facts):
+        exists = _brute_force_leaves(sums, item, excluded, fact.cutoff)
+        assert fact.found == exists, f"seed {seed}, item {item}: found {fact.found}, a set exists: {exists}"
+
+
+def test_additive_set_is_the_smallest():
+    # Three positions each pass one item; two items must pass: the smallest set has two members.
+    lead = np.array([1.0, 1.0, 1.0, 5.0])
+    changes = np.array([[-2.0, 0, 0], [0, -2.0, 0], [0, 0, -2.0], [-1.0, -1.0, -1.0]])
+    assert len(additive_set(lead, changes, limit=2, max_removals=3)) == 2
+    assert additive_set(lead, changes, limit=2, max_removals=1) is None      # one removal passes one
+    assert additive_set(lead, changes, limit=4, max_removals=3) is None      # the last never passes
+    # All three pass the last item together (5 − 3 · 2 < 0), so four items pass with three removals.
+    changes[3] = -2.0
+    assert len(additive_set(lead, changes, limit=4, max_removals=3)) == 3
 
 
 def test_content_counterfactuals_proved_impossible_are(ml100k_split):

@@ -145,7 +145,7 @@ def test_explanations_page_explains_attends_and_shows_feature_shap():
     assert any(m.value.startswith("**Because you watched") for m in at.markdown), \
         [m.value for m in at.markdown][:5]
     assert at.selectbox(key="ex-method").value == "occlusion"   # GPT's default
-    case = at.dataframe[0].value.set_index("check")["result"]   # "This case, checked"
+    case = at.table[0].value.set_index("check")["result"]   # "This case, checked"
     assert case["method"] == "occlusion" and case["faithful (top 3)"] in ("yes", "no")
     assert not case.isin(["None", "True", "False", "nan", ""]).any(), case  # "—" and yes / no
     assert at.selectbox(key="ex-tf").value in ("gpt", "bert")
@@ -463,7 +463,10 @@ def test_an_open_bayesian_mf_case_is_settled_on_request(user, outcome):
         answer = next(m.value for m in at.markdown if m.value.startswith(("**Settled:**", "Still open")))
         seen.append((item, answer))
         if answer.startswith("**Settled:** " + outcome):
-            case = at.dataframe[0].value.set_index("check")["result"]   # the check beside it agrees
+            # The method's caption says so in the same run, as the check beside it does.
+            assert any("settled by branch and bound" in c.value for c in at.caption), \
+                [c.value for c in at.caption]
+            case = at.table[0].value.set_index("check")["result"]   # the check beside it agrees
             if outcome == "Without ":
                 assert int(answer.rsplit("#", 1)[1].rstrip(".").replace(",", "")) > 10, answer
                 assert case["counterfactual holds"] == "yes", case

@@ -49,7 +49,8 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
     fact = explanation.counterfactual
     if fact is not None and not (fact.found or fact.proved_none) and \
             can_decide(state.get_trained(name, model_name)):
-        settle(name, model_name, ctx, explanation, titles)
+        # Settled now: the caption below reads the answer (the sentence above keeps what the search said).
+        explanation = settle(name, model_name, ctx, explanation, titles)
     settings = ", ".join(f"{k} {v}" for k, v in explanation.settings.items()
                          if k != "reason" and not (k == "path" and v == "history"))
     st.caption(f"{state.model_label(model_name)} · {LABELS.get(explanation.method, explanation.method)}"
@@ -64,30 +65,34 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
             right.markdown("**This case, checked**")
             row = readable(pd.DataFrame(widgets.check_rows(name, model_name, history, ctx.index, (item,)))
                            .drop(columns=["model", "recommendation"])).iloc[0]
-            # One case reads as a list of checks; "—" where it has nothing to report (no set to re-score)
-            right.dataframe(pd.DataFrame({"check": row.index, "result": row.replace("", "—").to_numpy()}),
-                            hide_index=True)
+            # One case reads as a list of checks; "—" where it has nothing to report (no set to re-score).
+            # A static table wraps the long cells (the counterfactual's sentence) that a data grid cuts off.
+            right.table(pd.DataFrame({"check": row.index, "result": row.replace("", "—").to_numpy()}),
+                        hide_index=True)
     return item, recs
 
 
-def settle(name: str, model_name: str, ctx: state.UserContext, explanation, titles: pd.Series) -> None:
+def settle(name: str, model_name: str, ctx: state.UserContext, explanation, titles: pd.Series):
     """An open case (no set found, none ruled out) settled on request by the branch and bound: the
     search's greedy steps miss sets whose members help little alone. Once settled, every page of the
-    session reads the settled answer (``widgets.explanations``)."""
+    session reads the settled answer (``widgets.explanations``). Returns the explanation as it now
+    stands: settled, or as it was (not asked, or still open)."""
     if not st.button(f"Settle it: try every set of removals the bound cannot rule out (up to "
                      f"{widgets.DECIDE_NODES:,} steps, under a minute)", key="ex-decide"):
-        return
+        return explanation
     status, fact = widgets.decided(name, model_name, tuple(ctx.history.tolist()), ctx.index,
                                    explanation.item)
     settled = explanation.settled(fact)
     if status == "open":
         st.markdown(f"Still open after {widgets.DECIDE_NODES:,} steps: no set found, and the bound could "
                     "not rule out every other set.")
+        settled = explanation
     else:
         st.markdown("**Settled:** " + counterfactual_sentence(settled, titles.to_numpy()))
     st.caption(f"Branch and bound over sets of up to {fact.max_removals} removals: each step fixes one "
                "more history item as removed or kept, and the bound on what the rest could do prunes "
                f"it; {fact.checked:,} histories and bounds checked in all, every rank re-scored.")
+    return settled
 
 
 def posterior(name: str, ctx: state.UserContext, item: int, titles: pd.Series) -> None:

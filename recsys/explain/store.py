@@ -22,7 +22,7 @@ from recsys.progress import Progress
 LIST_LENGTH = 10
 # Raise when the explanation or the counterfactual search changes: stored explanations of another version
 # are recomputed by the next build and never shown.
-VERSION = 3  # 3: counterfactuals carry the larger set found beyond max_removals (2026-12-05)
+VERSION = 4  # 4: the search adds an integer program over single removals (2026-12-05); 3: larger sets
 DEFAULT_USERS = 2000  # on ml-100k every test user; a catalogue with more users explains the rest live
 # Above LARGE_CATALOGUE items a list costs more to explain (every removal re-scores the whole catalogue):
 # on Amazon Beauty (54.5k items) 2,000 users' lists took 14 minutes of a build, 500 take a quarter of that.
