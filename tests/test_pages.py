@@ -446,6 +446,22 @@ def test_a_shared_url_restores_the_knobs_and_the_what_if_edits():
     assert any("moved" in df.value.columns for df in at.dataframe)  # the what-if table is open
 
 
+def test_a_larger_set_is_named_title_by_title():
+    """Where no set of 10 moves the item, the sentence says how many removals do; the page lists them."""
+    at = page("explanations", models="bpmf", user="1")
+    for item in at.selectbox(key="ex-item").options:
+        at.selectbox(key="ex-item").set_value(item).run()
+        said = [m.value for m in at.markdown if "history items that lower it most" in m.value]
+        if not said:
+            continue
+        count = int(said[0].split("Removing the ")[1].split(" ")[0].replace(",", ""))
+        (box,) = [e for e in at.expander if "history items whose removal" in e.label]
+        assert box.label.startswith(f"The {count} history items"), (said[0], box.label)
+        assert len(box.markdown[0].value.split(" · ")) == count, box.markdown[0].value
+        return
+    pytest.fail("user 1: no Bayesian MF item needs more than 10 removals")
+
+
 @pytest.mark.parametrize("user, outcome", [("3", "Without "), ("1", "No set of up to 10 history items can")])
 def test_an_open_bayesian_mf_case_is_settled_on_request(user, outcome):
     """Where the search neither found a set nor proved that none exists, the Explanations page offers the

@@ -47,6 +47,12 @@ def why_this_item(name: str, ctx: state.UserContext, built: list[str], titles: p
     st.markdown(f"**{reason}.**")
     st.markdown(counterfactual_sentence(explanation, titles.to_numpy()))
     fact = explanation.counterfactual
+    if fact is not None and len(fact.beyond):
+        # The sentence gives only their number: an auditor re-checking it needs the titles.
+        named = titles.to_numpy()[explanation.history[fact.beyond]]
+        with st.expander(f"The {len(fact.beyond)} history items whose removal takes it to "
+                         f"#{fact.rank_beyond:,} (the most effective alone first)"):
+            st.markdown(" · ".join(natural_title(t) for t in named))
     if fact is not None and not (fact.found or fact.proved_none) and \
             can_decide(state.get_trained(name, model_name)):
         # Settled now: the caption below reads the answer (the sentence above keeps what the search said).
