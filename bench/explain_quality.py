@@ -71,8 +71,9 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
         # Lists and checks as the explanation scores: UserKNN as this user, MF through its fold-in.
         scorer = bind_user(model, user)
         items = model.recommend(history, k=k, users=None if model.per_user_parameters else [user])[0]
-        drops = single_removal_drops(scorer, history, items)
-        single = None                                     # scored when a case is neither found nor proved
+        # Every single removal scored once: the removal check's drops and the additive estimate read it.
+        single = single_removals(scorer, history)
+        drops = single_removal_drops(scorer, history, items, single)
         random_orders = [rng.permutation(len(history)) for _ in items]
         random_auc += [curve_auc(c) for c in deletion_curves(scorer, history, items, random_orders)]
         if hasattr(model, "attention"):
@@ -106,7 +107,6 @@ def evaluate_model(model, split, users: np.ndarray, methods: list[str], k: int =
                 if not found:
                     r["beyond"].append(len(e.counterfactual.beyond))
                 if not (found or e.counterfactual.proved_none):
-                    single = single_removals(scorer, history) if single is None else single
                     r["additive_none"].append(additive_none(single, history, e.item, e.counterfactual))
                 if not (same and faithful and found):
                     r["failing"].append({"user": user, "item": int(e.item),

@@ -39,10 +39,13 @@ class RemovalCheck:
         return self.rank <= 3
 
 
-def single_removal_drops(model: Recommender, history: np.ndarray, items) -> np.ndarray:
-    """(positions, items): the score each item loses when one history position is removed."""
+def single_removal_drops(model: Recommender, history: np.ndarray, items,
+                         single: np.ndarray | None = None) -> np.ndarray:
+    """(positions, items): the score each item loses when one history position is removed. ``single``:
+    ``single_removals(model, history)``, when the caller has it already."""
     items = np.atleast_1d(np.asarray(items, np.int64))
-    scores = single_removals(model, history)[:, items].astype(np.float64)
+    single = single_removals(model, history) if single is None else single
+    scores = single[:, items].astype(np.float64)
     return scores[0][None, :] - scores[1:]
 
 
