@@ -41,7 +41,8 @@ VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
             "bert": ("bert", {"max_seconds": 300}),
             "bert-no-content": ("bert", {"content_init": False, "max_seconds": 300}),
             "bert-no-prior": ("bert", {"transition_prior": False, "max_seconds": 300}),
-            "bpmf-thompson": ("bpmf", {"thompson": True})}
+            "bpmf-thompson": ("bpmf", {"thompson": True}),
+            "ratingmf-user-vectors": ("ratingmf", {"user_vectors": True})}
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]
 
 

@@ -28,8 +28,10 @@ LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybr
           "gpt": "GPT", "gpt-text-start": "GPT, item vectors from titles", "gpt-no-decay": "GPT, constant LR",
           "gpt-no-prior": "GPT without the transition prior", "bert-no-prior": "BERT4Rec without the transition prior",
           "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
-          "features": "feature model", "ratingmf": "rating MF", "bpmf": "Bayesian MF (posterior mean)",
-          "bpmf-thompson": "Bayesian MF, Thompson draw"}
+          "features": "feature model", "ratingmf": "rating MF",
+          "ratingmf-user-vectors": "rating MF, known users by their learned vectors",
+          "bpmf": "Bayesian MF (posterior mean)", "bpmf-thompson": "Bayesian MF, Thompson draw",
+          "gpt-student": "GPT student (distilled)", "bert-student": "BERT4Rec student (distilled)"}
 
 
 def load(name: str) -> dict | None:

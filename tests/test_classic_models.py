@@ -209,7 +209,9 @@ def test_bpr_ranks_known_users_by_their_history_as_it_explains_them(ml100k_split
     assert not np.allclose(model.score(histories, users=users), model.score(histories))
 
 
-def test_rating_mf_learns_a_low_rank_matrix():
+@pytest.fixture(scope="module")
+def low_rank():
+    """Rounded ratings of a rank-3 matrix: 200 users × 40 of 100 items, and rating MF fitted on 80%."""
     rng = np.random.default_rng(0)
     n_users, n_items = 200, 100
     U, V = rng.normal(size=(n_users, 3)), rng.normal(size=(n_items, 3))
@@ -217,13 +219,62 @@ def test_rating_mf_learns_a_low_rank_matrix():
     pairs = [(u, i) for u in range(n_users) for i in rng.choice(n_items, 40, replace=False)]
     rows = [(u, i, float(np.round(true[u, i])), t) for t, (u, i) in enumerate(pairs)]
     split = random_split(make_dataset(rows), test=0.2, seed=0)
-    model = get_model("ratingmf", dim=8, epochs=60, l2=0.01, lr=0.01).fit(split.train)
+    return split, get_model("ratingmf", dim=8, epochs=60, l2=0.01, lr=0.01).fit(split.train)
+
+
+def test_rating_mf_learns_a_low_rank_matrix(low_rank):
+    split, model = low_rank
     errors = model.rating_errors(split.test)
     baseline = np.sqrt(np.mean((split.test.ratings - split.train.rating.mean()) ** 2))
     assert errors["rmse"] < 0.7 * baseline
     assert errors["mse"] == pytest.approx(errors["rmse"] ** 2)
     pred = model.predict(np.array([0, 1]), np.array([0, 1]))
     assert ((pred >= 1) & (pred <= 5)).all()
+
+
+def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank):
+    """A known user's list is their rated history folded in: (b_u, p_u) minimise the training loss's
+    share for that user with the item side fixed (its gradient vanishes there, checked per user), the
+    ratings are the ones they gave, and each listed item's explanation stands at its place in the list
+    (one computation)."""
+    from recsys.explain import explain_items
+
+    split, model = low_rank
+    train = split.train
+    assert not model.per_user_parameters
+    Q, b_i = model.item_factors_.astype(np.float64), model.item_bias_.astype(np.float64)
+    for u in (0, 1, 2, 3, 4):
+        mine = train.user == u
+        history, ratings = train.item[mine].astype(np.int64), train.rating[mine].astype(np.float64)
+        np.testing.assert_allclose(model.known_ratings(u, history), ratings, rtol=1e-6)
+        (bias,), (vector,) = model.fold_in([history], [u])
+        error = ratings - model.global_mean_ - b_i[history] - bias - Q[history] @ vector
+        n = len(history)
+        assert abs(-error.sum() + model.l2 * n * bias) < 1e-8 * n, f"user {u}: bias not at the minimum"
+        np.testing.assert_allclose(-Q[history].T @ error + model.l2 * n * vector, 0, atol=1e-8 * n,
+                                   err_msg=f"user {u}: vector not at the minimum")
+        scores = model.global_mean_ + bias + b_i + Q @ vector
+        np.testing.assert_allclose(model.score([history], users=[u])[0], scores, rtol=1e-5, atol=1e-5,
+                                   err_msg=f"user {u}")
+        listed = model.recommend(history, k=5, users=[u])[0]
+        for place, e in enumerate(explain_items(model, history, listed, user=u), start=1):
+            assert e.rank == place, f"user {u}, item {e.item}: explained at #{e.rank}, listed at #{place}"
+        # The learned vector ranks otherwise (user_vectors=True keeps it): a different computation.
+        learned = model.set_params(user_vectors=True).score([history], users=[u])[0]
+        model.set_params(user_vectors=False)
+        assert not np.allclose(learned, scores), f"user {u}"
+
+
+def test_rating_mf_scores_an_unrated_history_at_the_implicit_rating(low_rank):
+    _, model = low_rank
+    history = np.array([3, 7, 11])
+    alone = model.score([history])[0]
+    as_rated = model.fold_in([history], None)
+    assert model.implicit_rating_ == pytest.approx(np.percentile(low_rank[0].train.rating, 75))
+    np.testing.assert_allclose(alone, model.global_mean_ + as_rated[0][0] + model.item_bias_
+                               + model.item_factors_ @ as_rated[1][0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(model.score([np.zeros(0, np.int64)])[0],
+                               model.global_mean_ + model.item_bias_, rtol=1e-6)
 
 
 def test_rating_mf_needs_ratings(tmp_path):

@@ -157,7 +157,9 @@ def counterfactuals(model: Recommender, history: np.ndarray, items: np.ndarray, 
     # Every item's single-removal margins read the same rows' best scores: partition them once.
     best = best_scores(single[1:], excluded, int(limits.max()) + 1)
     for j, item in enumerate(items):
-        drop = margin0[j] - margins(single[1:], np.full(n, item), excluded, np.full(n, limits[j]), best)
+        with np.errstate(invalid="ignore"):  # ∞ − ∞: fewer other candidates than the limit, no drop
+            drop = margin0[j] - margins(single[1:], np.full(n, item), excluded, np.full(n, limits[j]), best)
+        drop[np.isnan(drop)] = 0
         by_margin = np.lexsort((-np.arange(n), -drop))
         by_credit = credit_order(values[:, j])
         orders.append((by_margin, by_credit[values[by_credit, j] > 0], recent))

@@ -32,6 +32,7 @@ from recsys.checks import check_int, check_number
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender
+from recsys.models.rated import RatedHistories
 from recsys.models.registry import register
 from recsys.progress import Progress
 
@@ -109,7 +110,7 @@ def mixture_quantiles(means: np.ndarray, sds: np.ndarray, levels: np.ndarray,
 
 
 @register("bpmf")
-class BPMF(RatingPredictor, Recommender):
+class BPMF(RatedHistories, RatingPredictor, Recommender):
     """Bayesian PMF by Gibbs sampling; ``predict_interval`` gives predictive intervals."""
 
     # 1: known users are ranked by folding in their rated history (2026-12-05); the ratings are stored.
@@ -202,13 +203,7 @@ class BPMF(RatingPredictor, Recommender):
         # all draws would not fit the earlier ones (ml-100k: draw 1's mean user vector is 0.49 of the last
         # prior mean's length away from it).
         self.hyper_user_ = np.stack(kept_hyper)
-        self.implicit_rating_ = float(self.implicit_rating if self.implicit_rating is not None
-                                      else np.percentile(ratings, 75))
-        # Each user's training ratings, sorted by item (CSR), for folding a known user's history in.
-        order = np.lexsort((items, users))
-        self.rated_indptr_ = np.searchsorted(users[order], np.arange(n_users + 1)).astype(np.int64)
-        self.rated_items_ = items[order]
-        self.rated_values_ = ratings[order].astype(np.float32)
+        self._keep_ratings(train)  # a known user's list folds in the ratings they gave
         return self
 
     # -- predictions ----------------------------------------------------------------------------------
@@ -316,19 +311,6 @@ class BPMF(RatingPredictor, Recommender):
         if r.shape != items.shape:
             raise DataError(f"got {r.size} ratings for {items.size} items")
         return r
-
-    def known_ratings(self, user: int, items) -> np.ndarray:
-        """The rating ``user`` gave each of ``items`` in training, ``implicit_rating`` where none."""
-        (user,) = self._check_user_indices([user])
-        items = self._check_items(items)
-        lo, hi = self.rated_indptr_[user], self.rated_indptr_[user + 1]
-        rated, values = self.rated_items_[lo:hi], self.rated_values_[lo:hi]
-        at = np.searchsorted(rated, items)
-        hit = at < len(rated)
-        hit[hit] = rated[at[hit]] == items[hit]
-        out = np.full(len(items), self.implicit_rating_)
-        out[hit] = values[at[hit]]
-        return out
 
     def fold_in(self, items, ratings=None) -> tuple[np.ndarray, np.ndarray]:
         """The posterior of a new user's vector given rated ``items`` (ratings default to

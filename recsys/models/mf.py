@@ -1,9 +1,10 @@
 """Matrix factorization: BPR for ranking (Rendle et al., UAI 2009) and a biased MF for ratings.
 
 Both learn user and item vectors with torch (Adam, vectorized mini-batches) and keep them as numpy
-arrays, so scoring needs no torch. A known user (``users=``) is scored with the learned vector; a new
-history is folded in: its vector is the ridge regression of "interacted" on the history's item vectors,
-with the item vectors fixed.
+arrays, so scoring needs no torch. Lists are folded in from the history with the item vectors fixed: for
+BPR its vector is the ridge regression of "interacted" on the history's item vectors, for rating MF the
+ridge regression of the history's ratings (the user's own, for a known user). ``user_vectors=True``
+ranks known users by their learned vectors instead.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from recsys.data.dataset import Dataset
 from recsys.distributed import data_parallel, loss_weight, shard, world_size
 from recsys.errors import DataError, ParameterError
 from recsys.models.base import RatingPredictor, Recommender, recency_weight
+from recsys.models.rated import RatedHistories
 from recsys.models.registry import register
 from recsys.models.torch_utils import (optimizer_step, resolve_device, seed_everything, to_numpy,
                                        train_epochs, ndcg_validation, weighted_sample)
@@ -53,7 +55,6 @@ class _FactorModel(Recommender):
             check_int(name, getattr(self, name))
         check_number("lr", self.lr, strict=True)
         check_number("l2", self.l2)
-        check_number("fold_in_l2", self.fold_in_l2, strict=True)
 
     def _user_vectors(self, histories, users) -> np.ndarray:
         if users is None or not self.per_user_parameters:
@@ -118,6 +119,7 @@ class BPR(_FactorModel):
         check_int("negatives", self.negatives)
         check_int("eval_every", self.eval_every)
         check_number("init_std", self.init_std, strict=True)
+        check_number("fold_in_l2", self.fold_in_l2, strict=True)
         for name in ("recency_half_life", "fold_in_half_life"):
             check_number(name, getattr(self, name), strict=True, optional=True)
         if self.sparse and world_size() > 1:
@@ -205,29 +207,43 @@ class _BPRNet(torch.nn.Module):
 
 
 @register("ratingmf")
-class RatingMF(RatingPredictor, _FactorModel):
+class RatingMF(RatedHistories, RatingPredictor, _FactorModel):
     """Biased MF for explicit ratings: r(u, i) = mu + b_u + b_i + p_u · q_i, trained on squared error.
 
-    ``predict(users, items)`` gives ratings (clipped to the training range); ``score`` ranks all items
-    by predicted rating, so the model can also recommend.
+    ``predict(users, items)`` gives ratings (clipped to the training range) from the learned user
+    parameters; ``score`` ranks items by predicted rating, so the model can also recommend.
+
+    A list is the history folded in (``fold_in``): (b_u, p_u) refitted to the history's ratings with the
+    item side fixed, under the training's own penalty — each rating brings l2 (‖p_u‖² + b_u²), as in
+    the training loss — so a known user's fold-in with their training ratings is the learned user's
+    step of alternating least squares (on ml-100k 82% of the top 10 is the learned vector's, cosine
+    0.965); items without a rating count as rated at ``implicit_rating``. Known users are ranked by
+    it (``user_vectors=False``): then the list the Users page shows is the one its explanation
+    (occlusion, through the same fold-in) explains. ``user_vectors=True`` ranks them by the learned
+    vectors, which the list's explanation does not read.
     """
 
+    # 1: lists are the rated history folded in under the training penalty, known users too (2026-12-05;
+    #    was: learned vectors for known users, a ridge on "watched" for other histories).
+    revision = 1
 
     def __init__(self, *, dim: int = 64, epochs: int = 40, batch_size: int = 1024, lr: float = 3e-3,
-                 l2: float = 0.1, patience: int = 3, fold_in_l2: float = 1.0, seed: int = 0,
-                 device: str = "auto"):
+                 l2: float = 0.1, patience: int = 3, implicit_rating: float | None = None,
+                 user_vectors: bool = False, seed: int = 0, device: str = "auto"):
         self.dim = dim
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.l2 = l2
         self.patience = patience
-        self.fold_in_l2 = fold_in_l2
+        self.implicit_rating = implicit_rating
+        self.user_vectors = user_vectors
         self.seed = seed
         self.device = device
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "RatingMF":
         self._check_common()
+        check_number("implicit_rating", self.implicit_rating, optional=True)
         if not train.has_ratings:
             raise DataError("RatingMF needs explicit ratings; this dataset has none")
         device = resolve_device(self.device)
@@ -270,6 +286,7 @@ class RatingMF(RatingPredictor, _FactorModel):
 
         train_epochs(self, run_epoch, validate=self._rating_validation(valid),
                      snapshot=self._factors, restore=restore, progress=progress)
+        self._keep_ratings(train)
         return self
 
     def _set_state(self, P, Q, bu, bi) -> None:
@@ -291,12 +308,36 @@ class RatingMF(RatingPredictor, _FactorModel):
                 + (self.user_factors_[users] * self.item_factors_[items]).sum(axis=1))
         return np.clip(pred, *self.rating_range_).astype(np.float32)
 
+    def fold_in(self, histories, users=None) -> tuple[np.ndarray, np.ndarray]:
+        """Each history's (b_u, p_u): argmin Σ_h (r_h − mu − b_h − b_u − q_h · p_u)² + l2·n (b_u² + ‖p_u‖²)
+        over its n items, the ratings its user gave (``known_ratings``) with ``users``, else
+        ``implicit_rating``. Returns biases (len,) and vectors (len, dim); an empty history gives zeros.
+        """
+        Q = np.asarray(self.item_factors_, np.float64)
+        X = np.hstack([Q, np.ones((len(Q), 1))])                  # the bias as one more factor
+        d = X.shape[1]
+        gram = np.empty((len(histories), d, d))
+        linear = np.empty((len(histories), d))
+        for j, (h, r) in enumerate(zip(histories, self.ratings_of(histories, users))):
+            h = np.asarray(h, np.int64)
+            Xh = X[h]
+            gram[j] = Xh.T @ Xh + self.l2 * max(len(h), 1) * np.eye(d)
+            linear[j] = Xh.T @ (r - self.global_mean_ - self.item_bias_[h])
+        solved = np.linalg.solve(gram, linear[..., None])[..., 0]
+        return solved[:, -1], solved[:, :-1]
+
+    def _user_vectors(self, histories, users) -> np.ndarray:
+        if users is not None and self.per_user_parameters:
+            return super()._user_vectors(histories, users)
+        return self.fold_in(histories, users)[1]
+
     def _score(self, histories, users):
-        if users is None:
-            vectors = self._user_vectors(histories, None)
-            return vectors @ self.item_factors_.T + self.item_bias_[None, :]
-        return (self.global_mean_ + self.user_bias_[users][:, None] + self.item_bias_[None, :]
-                + self._user_vectors(histories, users) @ self.item_factors_.T)
+        if users is not None and self.per_user_parameters:
+            bias, vectors = self.user_bias_[users], self._user_vectors(histories, users)
+        else:
+            bias, vectors = self.fold_in(histories, users)
+        return (self.global_mean_ + bias[:, None] + self.item_bias_[None, :]
+                + vectors @ np.asarray(self.item_factors_, np.float64).T)
 
 
 def _recency_weights(train: Dataset, half_life: float | None) -> torch.Tensor | None:

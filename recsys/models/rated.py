@@ -1,0 +1,52 @@
+"""The ratings a rating model keeps from training, so that a known user's list can be their rated history
+folded in: the list and its explanation (occlusion through the same fold-in) are then one computation.
+
+Bayesian MF and rating MF share it: ``_keep_ratings(train)`` in ``fit``, then ``known_ratings(user,
+items)``. Items given without a rating (a composed history, or an item the user did not rate in
+training) count as rated at ``implicit_rating_``: the 75th percentile of training ratings unless the
+model's ``implicit_rating`` says otherwise ("chosen, so probably liked").
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.data.dataset import Dataset
+from recsys.errors import DataError
+
+
+class RatedHistories:
+    """Training ratings per user (sorted by item, CSR) and ``known_ratings``; mixed into a model."""
+
+    def _keep_ratings(self, train: Dataset) -> None:
+        users, items = train.user.astype(np.int64), train.item.astype(np.int64)
+        ratings = train.rating.astype(np.float64)
+        implicit = getattr(self, "implicit_rating", None)
+        self.implicit_rating_ = float(implicit if implicit is not None else np.percentile(ratings, 75))
+        order = np.lexsort((items, users))
+        self.rated_indptr_ = np.searchsorted(users[order], np.arange(train.n_users + 1)).astype(np.int64)
+        self.rated_items_ = items[order]
+        self.rated_values_ = ratings[order].astype(np.float32)
+
+    def known_ratings(self, user: int, items) -> np.ndarray:
+        """The rating ``user`` gave each of ``items`` in training, ``implicit_rating_`` where none."""
+        n_users = len(self.rated_indptr_) - 1
+        if not 0 <= int(user) < n_users:
+            raise DataError(f"unknown user index {user}: the model knows {n_users:,} users")
+        items = np.asarray(items, np.int64)
+        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
+            raise DataError(f"unknown item id in {items[(items < 0) | (items >= self.n_items_)][:5].tolist()}: "
+                            f"the model knows items 0..{self.n_items_ - 1}")
+        lo, hi = self.rated_indptr_[user], self.rated_indptr_[user + 1]
+        rated, values = self.rated_items_[lo:hi], self.rated_values_[lo:hi]
+        at = np.searchsorted(rated, items)
+        hit = at < len(rated)
+        hit[hit] = rated[at[hit]] == items[hit]
+        out = np.full(len(items), self.implicit_rating_)
+        out[hit] = values[at[hit]]
+        return out
+
+    def ratings_of(self, histories, users) -> list[np.ndarray]:
+        """Each history's ratings: its user's training ratings with ``users``, else the implicit one."""
+        if users is None:
+            return [np.full(len(h), self.implicit_rating_) for h in histories]
+        return [self.known_ratings(int(u), h) for u, h in zip(users, histories)]
