@@ -146,6 +146,9 @@ def test_long_histories_say_how_many_removals_it_takes(models, ml100k_split):
             failures += _beyond_failures(scorer, h, e, excluded, user)
             if row["larger set holds"] is not (True if len(e.counterfactual.beyond) else None):
                 failures.append((user, e.item, "check", row["larger set holds"]))
+            fact = e.counterfactual   # the check says "none can exist" only when proved; blank if open
+            if row["none can exist"] is not (True if fact.proved_none else False if fact.found else None):
+                failures.append((user, e.item, "none can exist", row["none can exist"]))
             if len(e.counterfactual.beyond):
                 beyond += 1
                 sentence = counterfactual_sentence(e, titles)

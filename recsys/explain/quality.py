@@ -93,7 +93,9 @@ def check_cases(model: Recommender, history: np.ndarray, explained: list[History
                      "its removal drop ranks": f"{check.rank} of {len(h)}",
                      "faithful (top 3)": check.faithful_top3, "re-scored rank": found,
                      "counterfactual holds": None if found is None else found > fact.cutoff,
-                     "none can exist": fact.proved_none,
+                     # Unknown (blank) where no set was found and none was ruled out: "no" would say
+                     # that one exists.
+                     "none can exist": True if fact.proved_none else False if fact.found else None,
                      "larger set holds": None if larger is None else larger > fact.cutoff})
     return rows
 
