@@ -277,6 +277,19 @@ def test_rating_mf_scores_an_unrated_history_at_the_implicit_rating(low_rank):
                                model.global_mean_ + model.item_bias_, rtol=1e-6)
 
 
+def test_rating_mf_refuses_bad_fold_in_input(low_rank):
+    _, model = low_rank
+    with pytest.raises(DataError, match="unknown item"):
+        model.fold_in([np.array([-1])])
+    with pytest.raises(DataError, match="2 users for 1 histories"):
+        model.fold_in([np.array([1, 2])], [0, 1])
+    for user_vectors in (False, True):                      # a user the model does not know
+        model.set_params(user_vectors=user_vectors)
+        with pytest.raises(DataError, match="unknown user"):
+            model.score([np.array([1, 2])], users=[10_000])
+    model.set_params(user_vectors=False)
+
+
 def test_rating_mf_needs_ratings(tmp_path):
     from recsys.data import load_interactions
     path = tmp_path / "clicks.csv"
@@ -290,7 +303,7 @@ def test_rating_mf_needs_ratings(tmp_path):
     ("hybridcf", {"alpha": 1.5}), ("ease", {"l2": -5.0}), ("ease", {"max_items": 3}),
     ("markov", {"window": 0}), ("markov", {"decay": 0.0}), ("markov", {"beta": -1.0}),
     ("markov", {"steps": 0}), ("markov", {"step_decay": 0.0}),
-    ("bpr", {"dim": 0}), ("bpr", {"lr": 0.0}), ("ratingmf", {"l2": -0.1}),
+    ("bpr", {"dim": 0}), ("bpr", {"lr": 0.0}), ("ratingmf", {"l2": -0.1}), ("ratingmf", {"l2": 0.0}),
     ("bpr", {"device": "tpu"}), ("bpr", {"fold_in_half_life": 0.0}), ("userknn", {"recency_half_life": -1.0}),
 ])
 def test_bad_hyper_parameters_are_refused(tiny, name, params):

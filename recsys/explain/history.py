@@ -6,10 +6,11 @@ check, the CSV download, the precomputed store): it runs the attribution method 
 counterfactual per item (``recsys.explain.counterfactual``), and returns ``HistoryExplanation`` objects
 that name their method, settings and uncertainty.
 
-A model that ranks known users by a learned vector (``per_user_parameters``: rating MF, MF-BPR with
+A model that ranks known users by a learned vector (``per_user_parameters``: rating MF or MF-BPR with
 ``user_vectors=True``, Bayesian MF with Thompson sampling) is explained through its history path
-(fold-in), since a learned user vector has no history items to credit; the defaults of MF-BPR and
-Bayesian MF rank every list from the history, so their lists are the ones explained.
+(fold-in), since a learned user vector has no history items to credit; the defaults of the three rank
+every list from the history (the two rating models with the ratings the user gave), so their lists are
+the ones explained.
 """
 from __future__ import annotations
 

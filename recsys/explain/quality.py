@@ -95,7 +95,8 @@ def check_cases(model: Recommender, history: np.ndarray, explained: list[History
                      "counterfactual holds": None if found is None else found > fact.cutoff,
                      # Unknown (blank) where no set was found and none was ruled out: "no" would say
                      # that one exists.
-                     "none can exist": True if fact.proved_none else False if fact.found else None,
+                     "none can exist": None if fact is None or not (fact.found or fact.proved_none)
+                     else fact.proved_none,
                      "larger set holds": None if larger is None else larger > fact.cutoff})
     return rows
 

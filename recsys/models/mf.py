@@ -46,8 +46,9 @@ class _FactorModel(Recommender):
 
     @property
     def per_user_parameters(self) -> bool:
-        """True when a known user is ranked by their learned vector; False (MF-BPR's default) when every
-        user's history is folded in, so the list and its explanation are one computation."""
+        """True when a known user is ranked by their learned vector; False (the default of both MF
+        models) when every user's history is folded in, so the list and its explanation are one
+        computation."""
         return getattr(self, "user_vectors", True)
 
     def _check_common(self) -> None:
@@ -243,6 +244,7 @@ class RatingMF(RatedHistories, RatingPredictor, _FactorModel):
 
     def fit(self, train: Dataset, *, valid=None, progress: Progress | None = None) -> "RatingMF":
         self._check_common()
+        check_number("l2", self.l2, strict=True)        # the fold-in's penalty: a short history needs it
         check_number("implicit_rating", self.implicit_rating, optional=True)
         if not train.has_ratings:
             raise DataError("RatingMF needs explicit ratings; this dataset has none")
@@ -313,6 +315,9 @@ class RatingMF(RatedHistories, RatingPredictor, _FactorModel):
         over its n items, the ratings its user gave (``known_ratings``) with ``users``, else
         ``implicit_rating``. Returns biases (len,) and vectors (len, dim); an empty history gives zeros.
         """
+        self._check_fitted()
+        histories = self._check_histories(histories)
+        users = self._check_users(users, len(histories))
         Q = np.asarray(self.item_factors_, np.float64)
         X = np.hstack([Q, np.ones((len(Q), 1))])                  # the bias as one more factor
         d = X.shape[1]
@@ -329,11 +334,12 @@ class RatingMF(RatedHistories, RatingPredictor, _FactorModel):
     def _user_vectors(self, histories, users) -> np.ndarray:
         if users is not None and self.per_user_parameters:
             return super()._user_vectors(histories, users)
-        return self.fold_in(histories, users)[1]
+        return self.fold_in(histories, users)[1].astype(np.float32)
 
     def _score(self, histories, users):
         if users is not None and self.per_user_parameters:
-            bias, vectors = self.user_bias_[users], self._user_vectors(histories, users)
+            vectors = self._user_vectors(histories, users)                 # checks the user indices
+            bias = self.user_bias_[users]
         else:
             bias, vectors = self.fold_in(histories, users)
         return (self.global_mean_ + bias[:, None] + self.item_bias_[None, :]
