@@ -290,6 +290,24 @@ def test_rating_mf_refuses_bad_fold_in_input(low_rank):
     model.set_params(user_vectors=False)
 
 
+def test_a_test_history_folds_in_its_validation_rating(ml100k_split):
+    """A test history holds the validation item, whose rating the user gave as surely as the training
+    ones: the rating models fold it in at that rating (the sentences show it), not at the implicit one.
+    The held-out test item's rating is never kept."""
+    split = ml100k_split
+    model = get_model("ratingmf", dim=4, epochs=1).fit(split.train, valid=split.valid)
+    valid_items = dict(zip(split.valid.users.tolist(), split.valid.targets.values.tolist()))
+    valid_ratings = dict(zip(split.valid.users.tolist(), split.valid.ratings.tolist()))
+    for j in range(0, len(split.test), 97):
+        u, history = int(split.test.users[j]), split.test.histories[j]
+        v = valid_items[u]
+        assert v in history, f"user {u}"
+        assert model.known_ratings(u, [v])[0] == valid_ratings[u], f"user {u}, item {v}"
+        target = split.test.targets[j][0]
+        if target not in history and target != v:
+            assert model.known_ratings(u, [target])[0] == model.implicit_rating_, f"user {u}"
+
+
 def test_rating_mf_needs_ratings(tmp_path):
     from recsys.data import load_interactions
     path = tmp_path / "clicks.csv"

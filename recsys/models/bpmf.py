@@ -17,7 +17,7 @@ A history is folded in per kept draw of the item vectors: the user vector's Gaus
 history's ratings under the learned user prior (``fold_in``, exact, no sampling); items given without
 ratings count as rated at ``implicit_rating`` (the 75th percentile of training ratings by default:
 "chosen, so probably liked"). A known user's list folds in their history with the ratings they gave in
-training (``known_ratings``), so the list and its explanation (occlusion through the same fold-in) are
+training and validation (``known_ratings``), so the list and its explanation (occlusion through the same fold-in) are
 one computation; the stored user draws serve ``predict``, the rating errors and Thompson sampling.
 """
 from __future__ import annotations
@@ -115,7 +115,8 @@ class BPMF(RatedHistories, RatingPredictor, Recommender):
 
     # 1: known users are ranked by folding in their rated history (2026-12-05); the ratings are stored.
     # 2: each kept draw keeps its own user prior for the fold-in (2026-12-05; was the last draw's).
-    revision = 2
+    # 3: the validation items' ratings are kept too: a test history holds them (2026-12-05).
+    revision = 3
 
     @property
     def per_user_parameters(self) -> bool:
@@ -203,7 +204,7 @@ class BPMF(RatedHistories, RatingPredictor, Recommender):
         # all draws would not fit the earlier ones (ml-100k: draw 1's mean user vector is 0.49 of the last
         # prior mean's length away from it).
         self.hyper_user_ = np.stack(kept_hyper)
-        self._keep_ratings(train)  # a known user's list folds in the ratings they gave
+        self._keep_ratings(train, valid)  # a known user's list folds in the ratings they gave
         return self
 
     # -- predictions ----------------------------------------------------------------------------------

@@ -224,8 +224,9 @@ class RatingMF(RatedHistories, RatingPredictor, _FactorModel):
     vectors, which the list's explanation does not read.
     """
 
-    # 1: lists are the rated history folded in under the training penalty, known users too (2026-12-05;
-    #    was: learned vectors for known users, a ridge on "watched" for other histories).
+    # 1: lists are the rated history folded in under the training penalty, known users too, with the
+    #    training and validation ratings (2026-12-05; was: learned vectors for known users, a ridge on
+    #    "watched" for other histories).
     revision = 1
 
     def __init__(self, *, dim: int = 64, epochs: int = 40, batch_size: int = 1024, lr: float = 3e-3,
@@ -288,7 +289,7 @@ class RatingMF(RatedHistories, RatingPredictor, _FactorModel):
 
         train_epochs(self, run_epoch, validate=self._rating_validation(valid),
                      snapshot=self._factors, restore=restore, progress=progress)
-        self._keep_ratings(train)
+        self._keep_ratings(train, valid)
         return self
 
     def _set_state(self, P, Q, bu, bi) -> None:

@@ -1,9 +1,10 @@
-"""The ratings a rating model keeps from training, so that a known user's list can be their rated history
-folded in: the list and its explanation (occlusion through the same fold-in) are then one computation.
+"""The ratings a rating model keeps from training and validation, so that a known user's list can be
+their rated history folded in: the list and its explanation (occlusion through the same fold-in) are
+then one computation.
 
-Bayesian MF and rating MF share it: ``_keep_ratings(train)`` in ``fit``, then ``known_ratings(user,
-items)``. Items given without a rating (a composed history, or an item the user did not rate in
-training) count as rated at ``implicit_rating_``: the 75th percentile of training ratings unless the
+Bayesian MF and rating MF share it: ``_keep_ratings(train, valid)`` in ``fit``, then
+``known_ratings(user, items)``. Items given without a rating (a composed history, or an item the user
+did not rate) count as rated at ``implicit_rating_``: the 75th percentile of training ratings unless the
 model's ``implicit_rating`` says otherwise ("chosen, so probably liked").
 """
 from __future__ import annotations
@@ -15,20 +16,29 @@ from recsys.errors import DataError
 
 
 class RatedHistories:
-    """Training ratings per user (sorted by item, CSR) and ``known_ratings``; mixed into a model."""
+    """Ratings per user (training and validation; sorted by item, CSR) and ``known_ratings``; mixed into
+    a model."""
 
-    def _keep_ratings(self, train: Dataset) -> None:
+    def _keep_ratings(self, train: Dataset, valid=None) -> None:
+        """Keep ``train``'s ratings, and ``valid``'s (a ``HeldOut``): a test history holds the
+        validation items, and their ratings are as much the user's input as the training ones (only a
+        history item's rating is ever read, so a held-out target's never is)."""
         users, items = train.user.astype(np.int64), train.item.astype(np.int64)
         ratings = train.rating.astype(np.float64)
         implicit = getattr(self, "implicit_rating", None)
         self.implicit_rating_ = float(implicit if implicit is not None else np.percentile(ratings, 75))
+        if valid is not None and len(valid) and len(valid.ratings):
+            users = np.concatenate([users, np.repeat(valid.users, valid.targets.lengths).astype(np.int64)])
+            items = np.concatenate([items, valid.targets.values.astype(np.int64)])
+            ratings = np.concatenate([ratings, valid.ratings.astype(np.float64)])
         order = np.lexsort((items, users))
         self.rated_indptr_ = np.searchsorted(users[order], np.arange(train.n_users + 1)).astype(np.int64)
         self.rated_items_ = items[order]
         self.rated_values_ = ratings[order].astype(np.float32)
 
     def known_ratings(self, user: int, items) -> np.ndarray:
-        """The rating ``user`` gave each of ``items`` in training, ``implicit_rating_`` where none."""
+        """The rating ``user`` gave each of ``items`` (in training or validation), ``implicit_rating_``
+        where none."""
         n_users = len(self.rated_indptr_) - 1
         if not 0 <= int(user) < n_users:
             raise DataError(f"unknown user index {user}: the model knows {n_users:,} users")
