@@ -350,18 +350,14 @@ class BPMF(RatedHistories, RatingPredictor, Recommender):
         """Posterior-mean user vectors (keep, n, dim) of many histories at once (occlusion asks for
         hundreds): one sparse (histories × items) count matrix times every item's v v^T, for all kept
         draws in one product, instead of an outer product per history row. With ``users``, each
-        history's items carry that user's training ratings (``known_ratings``), else the implicit one."""
+        history's items carry that user's ratings (``ratings_of``), else the implicit one."""
         lengths = np.array([len(h) for h in histories])
         items = np.concatenate(histories) if lengths.sum() else np.zeros(0, np.int64)
         rows = np.repeat(np.arange(len(histories)), lengths)
         shape = (len(histories), self.n_items_)
         counts = sparse.csr_matrix((np.ones(len(items)), (rows, items)), shape=shape)
-        if users is None:
-            centred = counts * (self.implicit_rating_ - self.global_mean_)
-        else:
-            rated = np.concatenate([self.known_ratings(u, h) for u, h in zip(users, histories)]
-                                   ) if len(items) else np.zeros(0)
-            centred = sparse.csr_matrix((rated - self.global_mean_, (rows, items)), shape=shape)
+        rated = np.concatenate(self.ratings_of(histories, users)) if len(items) else np.zeros(0)
+        centred = sparse.csr_matrix((rated - self.global_mean_, (rows, items)), shape=shape)
         S, d = len(self.noise_precision_), self.dim
         stacked, outer = self._stacked()
         gram = (counts @ outer).reshape(len(histories), S, d, d).transpose(1, 0, 2, 3)

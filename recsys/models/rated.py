@@ -42,10 +42,7 @@ class RatedHistories:
         n_users = len(self.rated_indptr_) - 1
         if not 0 <= int(user) < n_users:
             raise DataError(f"unknown user index {user}: the model knows {n_users:,} users")
-        items = np.asarray(items, np.int64)
-        if items.size and (items.min() < 0 or items.max() >= self.n_items_):
-            raise DataError(f"unknown item id in {items[(items < 0) | (items >= self.n_items_)][:5].tolist()}: "
-                            f"the model knows items 0..{self.n_items_ - 1}")
+        (items,) = self._check_histories([items])                   # the model's own item check
         lo, hi = self.rated_indptr_[user], self.rated_indptr_[user + 1]
         rated, values = self.rated_items_[lo:hi], self.rated_values_[lo:hi]
         at = np.searchsorted(rated, items)
@@ -56,7 +53,7 @@ class RatedHistories:
         return out
 
     def ratings_of(self, histories, users) -> list[np.ndarray]:
-        """Each history's ratings: its user's training ratings with ``users``, else the implicit one."""
+        """Each history's ratings: its user's (``known_ratings``) with ``users``, else the implicit one."""
         if users is None:
             return [np.full(len(h), self.implicit_rating_) for h in histories]
         return [self.known_ratings(int(u), h) for u, h in zip(users, histories)]
