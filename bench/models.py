@@ -42,7 +42,9 @@ VARIANTS = {"bpr-plain": ("bpr", {"recency_half_life": None}),
             "bert-no-content": ("bert", {"content_init": False, "max_seconds": 300}),
             "bert-no-prior": ("bert", {"transition_prior": False, "max_seconds": 300}),
             "bpmf-thompson": ("bpmf", {"thompson": True}),
-            "ratingmf-user-vectors": ("ratingmf", {"user_vectors": True})}
+            "ratingmf-user-vectors": ("ratingmf", {"user_vectors": True}),
+            "ratingmf-no-recency": ("ratingmf", {"fold_in_half_life": None}),
+            "bpmf-no-recency": ("bpmf", {"fold_in_half_life": None})}
 METRICS = ["ndcg@10", "hr@10", "mrr@10", "coverage@10"]
 
 

@@ -30,6 +30,8 @@ LABELS = {"pop": "Popularity", "itemknn": "ItemKNN", "userknn": "UserKNN", "hybr
           "bert": "BERT4Rec", "bert-no-content": "BERT4Rec, random item embeddings",
           "features": "feature model", "ratingmf": "rating MF",
           "ratingmf-user-vectors": "rating MF, known users by their learned vectors",
+          "ratingmf-no-recency": "rating MF, every rating of the fold-in alike",
+          "bpmf-no-recency": "Bayesian MF, every rating of the fold-in alike",
           "bpmf": "Bayesian MF (posterior mean)", "bpmf-thompson": "Bayesian MF, Thompson draw",
           "gpt-student": "GPT student (distilled)", "bert-student": "BERT4Rec student (distilled)"}
 

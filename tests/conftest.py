@@ -69,7 +69,9 @@ def ml100k_split(ml100k):
 APP_MODELS = {"pop": {}, "itemknn": {}, "markov": {}, "bpr": {"epochs": 3}, "features": {"epochs": 2},
               "content": {}, "gpt": {"epochs": 2, "layers": 2, "max_len": 50},
               "bert": {"epochs": 1, "layers": 2, "max_len": 50},
-              "bpmf": {"burn_in": 10, "samples": 20, "keep": 5}}
+              # every rating of a fold-in alike: the configuration whose open cases the Explanations
+              # page can settle (branch and bound needs the bound of lead_terms)
+              "bpmf": {"burn_in": 10, "samples": 20, "keep": 5, "fold_in_half_life": None}}
 
 
 @pytest.fixture(scope="session")

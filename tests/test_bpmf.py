@@ -38,6 +38,15 @@ def fitted(planted):
     return get_model("bpmf", dim=3, burn_in=60, samples=120, keep=20).fit(planted[1].train)
 
 
+@pytest.fixture
+def alike(fitted):
+    """The fitted model with every rating of a fold-in weighing alike: the sampler's own conditional,
+    and the fold-in ``lead_terms`` bounds."""
+    half_life = fitted.fold_in_half_life
+    yield fitted.set_params(fold_in_half_life=None)
+    fitted.set_params(fold_in_half_life=half_life)
+
+
 def test_recovers_the_noise_and_beats_the_mean(fitted, planted):
     split = planted[1]
     noise = fitted.noise_precision_ ** -0.5
@@ -89,17 +98,45 @@ def test_save_load_same_predictions_and_intervals(fitted, planted, tmp_path):
         assert np.array_equal(a, b)
 
 
-def test_fold_in_with_the_users_ratings_ranks_like_the_learned_user(fitted, planted):
+def test_fold_in_with_the_users_ratings_ranks_like_the_learned_user(alike, planted):
     """A known user's ratings folded in give (nearly) the learned posterior: per user, the Spearman
     correlation between the two item orders is high."""
     train = planted[1].train
     for u in (0, 1, 2, 3, 4):
         mine = train.user == u
-        folded = fitted.fold_in(train.item[mine], train.rating[mine])[0].mean(axis=0)
-        learned = fitted.user_samples_[:, u].mean(axis=0)
-        items = fitted.item_samples_.mean(axis=0)
+        folded = alike.fold_in(train.item[mine], train.rating[mine])[0].mean(axis=0)
+        learned = alike.user_samples_[:, u].mean(axis=0)
+        items = alike.item_samples_.mean(axis=0)
         rho = stats.spearmanr(items @ folded, items @ learned).statistic
         assert rho > 0.9, (u, rho)
+
+
+def test_the_fold_in_weighs_the_latest_ratings_more(fitted, planted):
+    """Each rating's likelihood is raised to its weight — halving every ``fold_in_half_life`` ratings
+    back from the latest, averaging 1 — so, per draw, the fold-in's mean solves
+    (Lambda_U + alpha Σ w v vᵀ) m = Lambda_U mu_U + alpha Σ w (r − mu) v (checked per user), the order
+    of the history matters, and no bound on removals is claimed (a removal moves the others' weights)."""
+    train = planted[1].train
+    half_life = fitted.fold_in_half_life
+    assert half_life is not None
+    for u in (0, 1, 2, 3, 4):
+        mine = train.user == u
+        history, ratings = train.item[mine], train.rating[mine].astype(np.float64)
+        n = len(history)
+        w = 0.5 ** (np.arange(n)[::-1] / half_life)
+        w *= n / w.sum()
+        np.testing.assert_allclose(fitted.fold_in_weights(n), w, err_msg=f"user {u}")
+        mean, _ = fitted.fold_in(history, ratings)
+        for s in range(fitted.keep):
+            V = fitted.item_samples_[s, history].astype(np.float64)
+            alpha, mu_u, lam_u = (fitted.noise_precision_[s], fitted.hyper_user_[s, 0],
+                                  fitted.hyper_user_[s, 1:])
+            precision = lam_u + alpha * (V * w[:, None]).T @ V
+            shift = lam_u @ mu_u + alpha * V.T @ (w * (ratings - fitted.global_mean_))
+            np.testing.assert_allclose(precision @ mean[s], shift, atol=1e-6, err_msg=f"user {u}, draw {s}")
+        reversed_order = fitted.score([history[::-1]], users=[u])[0]
+        assert not np.allclose(reversed_order, fitted.score([history], users=[u])[0]), f"user {u}"
+        assert fitted.lead_terms(history, [0], 3, user=u) is None, f"user {u}"
 
 
 def test_each_draws_fold_in_is_the_conditional_its_users_were_drawn_from(ml100k_split):
@@ -108,7 +145,7 @@ def test_each_draws_fold_in_is_the_conditional_its_users_were_drawn_from(ml100k_
     about dim (chi-squared) over users, draw by draw. The chain turns the factors as it runs, so a
     single prior for every draw fails this on the early draws (7.1 for the first of six)."""
     train = ml100k_split.train
-    model = get_model("bpmf", burn_in=20, samples=60, keep=6).fit(train)
+    model = get_model("bpmf", burn_in=20, samples=60, keep=6, fold_in_half_life=None).fit(train)
     users = np.arange(0, train.n_users, 3)
     distance = np.zeros(model.keep)
     for u in users:
@@ -207,7 +244,7 @@ def test_the_posterior_narrows_as_a_users_ratings_are_folded_in(fitted, planted)
 
 @pytest.mark.parametrize("user, removable", [(None, None), (0, None), (7, None), (11, None),
                                            (7, "even"), (None, "first 4")])
-def test_the_lead_bound_holds_for_every_set_of_removals(fitted, planted, user, removable):
+def test_the_lead_bound_holds_for_every_set_of_removals(alike, planted, user, removable):
     """``lead_terms`` let the counterfactual search prove that no set of k removals exists: each
     bound must lie below the true lead after every set of up to k removals, checked for each listed
     item, each other item and each of the 175 sets of a 10-item history (the failing case named); with
@@ -219,17 +256,17 @@ def test_the_lead_bound_holds_for_every_set_of_removals(fitted, planted, user, r
     train = planted[1].train
     history = train.item[train.user == (user if user is not None else 3)][:10].astype(np.int64)
     users = None if user is None else [user]
-    items = fitted.recommend(history, k=3, users=users)[0]
+    items = alike.recommend(history, k=3, users=users)[0]
     mask = {None: np.ones(10, bool), "even": np.arange(10) % 2 == 0, "first 4": np.arange(10) < 4}[removable]
-    floors = lowest_lead(*fitted.lead_terms(history, items, 3, user=user,
+    floors = lowest_lead(*alike.lead_terms(history, items, 3, user=user,
                                             removable=None if removable is None else mask), 3)
     # The branch and bound asks for a few other items only: the same numbers as their columns of all
     some = np.array([5, 0, 17])
-    part, whole = (fitted.lead_terms(history, items, 3, user=user, removable=mask, others=o)
+    part, whole = (alike.lead_terms(history, items, 3, user=user, removable=mask, others=o)
                    for o in (some, None))
     assert np.allclose(part[0], whole[0][:, some]) and np.allclose(part[1], whole[1][:, some])
     sets = [()] + [c for k in (1, 2, 3) for c in combinations(np.flatnonzero(mask).tolist(), k)]
-    scores = fitted.score([np.delete(history, list(c)) for c in sets],
+    scores = alike.score([np.delete(history, list(c)) for c in sets],
                           users=None if user is None else [user] * len(sets))
     for j, item in enumerate(items):
         leads = scores[:, [item]] - scores                                 # (sets, items)
@@ -239,19 +276,19 @@ def test_the_lead_bound_holds_for_every_set_of_removals(fitted, planted, user, r
                                    f"{leads[r, c]:.6f} below its bound {floors[j, c]:.6f}"
 
 
-def test_long_histories_get_a_proof_that_no_few_removals_would_do(fitted, planted):
+def test_long_histories_get_a_proof_that_no_few_removals_would_do(alike, planted):
     """Where a heavy user's list top cannot be moved by 3 removals, the search says it is proved, and
     re-scoring the sets it could not rule out confirms none moves the item (per item)."""
     train = planted[1].train
     user = int(np.bincount(train.user).argmax())
     history = train.item[train.user == user].astype(np.int64)
-    items = fitted.recommend(history, k=3, users=[user])[0]
-    facts = [e.counterfactual for e in explain_items(fitted, history, items, user=user, max_removals=1)]
+    items = alike.recommend(history, k=3, users=[user])[0]
+    facts = [e.counterfactual for e in explain_items(alike, history, items, user=user, max_removals=1)]
     assert any(f.proved_none for f in facts), [(f.found, f.rank_after) for f in facts]
     for item, f in zip(items, facts):
         if f.proved_none:
             assert not f.found, item
-            singles = fitted.score([np.delete(history, p) for p in range(len(history))],
+            singles = alike.score([np.delete(history, p) for p in range(len(history))],
                                    users=[user] * len(history))
             own = singles[:, item]
             singles[:, history] = -np.inf
@@ -259,7 +296,7 @@ def test_long_histories_get_a_proof_that_no_few_removals_would_do(fitted, plante
 
 
 @pytest.mark.parametrize("user", [None, 7])
-def test_branch_and_bound_decides_as_exhaustive_search_does(fitted, planted, user):
+def test_branch_and_bound_decides_as_exhaustive_search_does(alike, planted, user):
     """On a 10-item history and up to 3 removals, every set can be scored: the branch and bound must
     find a set exactly when one exists (and the set it returns must work when re-scored), and say
     "none" otherwise, for each of the list's items and cutoffs (the failing case named)."""
@@ -271,12 +308,12 @@ def test_branch_and_bound_decides_as_exhaustive_search_does(fitted, planted, use
 
     train = planted[1].train
     history = train.item[train.user == (user if user is not None else 3)][:10].astype(np.int64)
-    model = bind_user(fitted, user)
-    excluded = excluded_mask(fitted.n_items_, history)
+    model = bind_user(alike, user)
+    excluded = excluded_mask(alike.n_items_, history)
     sets = [c for k in (1, 2, 3) for c in combinations(range(10), k)]
     scores = model.score([np.delete(history, list(c)) for c in sets])
     outcomes = set()
-    for item in fitted.recommend(history, k=5, users=None if user is None else [user])[0]:
+    for item in alike.recommend(history, k=5, users=None if user is None else [user])[0]:
         ranks = ranks_in(scores, np.full(len(sets), item), excluded)
         for limit, k in itertools.product((5, 10, 20), (1, 2, 3)):
             status, removed, nodes = branch_and_bound(model, history, int(item), limit, max_removals=k,
@@ -292,14 +329,16 @@ def test_branch_and_bound_decides_as_exhaustive_search_does(fitted, planted, use
     assert outcomes == {"found", "none"}, outcomes          # both answers were exercised
 
 
-def test_only_a_bounded_list_can_be_settled(fitted, planted):
+def test_only_a_bounded_list_can_be_settled(alike, planted):
     """The Explanations page offers the branch and bound where the model bounds its list: Bayesian MF's
-    posterior-mean list, not a Thompson draw, and not a model without ``lead_terms``."""
+    posterior-mean list with every rating alike, not a Thompson draw, not a fold-in weighted to the latest
+    ratings (a removal moves the others' weights), and not a model without ``lead_terms``."""
     import copy
 
     from recsys.explain.counterfactual import can_decide
 
-    drawn = copy.copy(fitted)
+    drawn = copy.copy(alike)
     drawn.thompson = True
-    assert can_decide(fitted) and not can_decide(drawn)
+    weighted = copy.copy(alike).set_params(fold_in_half_life=3.0)
+    assert can_decide(alike) and not can_decide(drawn) and not can_decide(weighted)
     assert not can_decide(get_model("itemknn").fit(planted[1].train))

@@ -232,15 +232,18 @@ def test_rating_mf_learns_a_low_rank_matrix(low_rank):
     assert ((pred >= 1) & (pred <= 5)).all()
 
 
-def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank):
+@pytest.mark.parametrize("half_life", [2.0, None])
+def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank, half_life):
     """A known user's list is their rated history folded in: (b_u, p_u) minimise the training loss's
-    share for that user with the item side fixed (its gradient vanishes there, checked per user), the
-    ratings are the ones they gave, and each listed item's explanation stands at its place in the list
-    (one computation)."""
+    share for that user with the item side fixed, each rating's error and penalty weighted by its
+    recency (every rating alike with no half-life: then it is the training's own user step), so the
+    weighted gradient vanishes there (checked per user); the ratings are the ones they gave, and each
+    listed item's explanation stands at its place in the list (one computation)."""
     from recsys.explain import explain_items
 
     split, model = low_rank
     train = split.train
+    model.set_params(fold_in_half_life=half_life)
     assert not model.per_user_parameters
     Q, b_i = model.item_factors_.astype(np.float64), model.item_bias_.astype(np.float64)
     for u in (0, 1, 2, 3, 4):
@@ -250,9 +253,15 @@ def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank):
         (bias,), (vector,) = model.fold_in([history], [u])
         error = ratings - model.global_mean_ - b_i[history] - bias - Q[history] @ vector
         n = len(history)
-        assert abs(-error.sum() + model.l2 * n * bias) < 1e-8 * n, f"user {u}: bias not at the minimum"
-        np.testing.assert_allclose(-Q[history].T @ error + model.l2 * n * vector, 0, atol=1e-8 * n,
-                                   err_msg=f"user {u}: vector not at the minimum")
+        w = np.ones(n) if half_life is None else 0.5 ** (np.arange(n)[::-1] / half_life)
+        assert abs(-(w * error).sum() + model.l2 * w.sum() * bias) < 1e-8 * n, \
+            f"user {u}: bias not at the minimum"
+        np.testing.assert_allclose(-Q[history].T @ (w * error) + model.l2 * w.sum() * vector, 0,
+                                   atol=1e-8 * n, err_msg=f"user {u}: vector not at the minimum")
+        # The order of the history matters exactly when the fold-in weighs recency.
+        reordered = model.score([history[::-1]], users=[u])[0]
+        assert np.allclose(reordered, model.score([history], users=[u])[0]) == (half_life is None), \
+            f"user {u}"
         scores = model.global_mean_ + bias + b_i + Q @ vector
         np.testing.assert_allclose(model.score([history], users=[u])[0], scores, rtol=1e-5, atol=1e-5,
                                    err_msg=f"user {u}")
@@ -263,6 +272,7 @@ def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank):
         learned = model.set_params(user_vectors=True).score([history], users=[u])[0]
         model.set_params(user_vectors=False)
         assert not np.allclose(learned, scores), f"user {u}"
+    model.set_params(fold_in_half_life=2.0)
 
 
 def test_rating_mf_scores_an_unrated_history_at_the_implicit_rating(low_rank):
@@ -322,6 +332,7 @@ def test_rating_mf_needs_ratings(tmp_path):
     ("markov", {"window": 0}), ("markov", {"decay": 0.0}), ("markov", {"beta": -1.0}),
     ("markov", {"steps": 0}), ("markov", {"step_decay": 0.0}),
     ("bpr", {"dim": 0}), ("bpr", {"lr": 0.0}), ("ratingmf", {"l2": -0.1}), ("ratingmf", {"l2": 0.0}),
+    ("ratingmf", {"fold_in_half_life": 0.0}),
     ("bpr", {"device": "tpu"}), ("bpr", {"fold_in_half_life": 0.0}), ("userknn", {"recency_half_life": -1.0}),
 ])
 def test_bad_hyper_parameters_are_refused(tiny, name, params):

@@ -5,7 +5,9 @@ then one computation.
 Bayesian MF and rating MF share it: ``_keep_ratings(train, valid)`` in ``fit``, then
 ``known_ratings(user, items)``. Items given without a rating (a composed history, or an item the user
 did not rate) count as rated at ``implicit_rating_``: the 75th percentile of training ratings unless the
-model's ``implicit_rating`` says otherwise ("chosen, so probably liked").
+model's ``implicit_rating`` says otherwise ("chosen, so probably liked"). ``fold_in_weights`` says how
+much each rating of a history counts in the fold-in: the latest most (the model's
+``fold_in_half_life``).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import numpy as np
 
 from recsys.data.dataset import Dataset
 from recsys.errors import DataError
+from recsys.models.base import recency_weight
 
 
 class RatedHistories:
@@ -51,6 +54,14 @@ class RatedHistories:
         out = np.full(len(items), self.implicit_rating_)
         out[hit] = values[at[hit]]
         return out
+
+    def fold_in_weights(self, length: int) -> np.ndarray:
+        """The weight of each of a history's ``length`` ratings in the fold-in, oldest first: halving
+        every ``fold_in_half_life`` items back from the latest (all 1 with None), scaled to average 1,
+        so that a history counts as many ratings against the prior as it holds, only the recent ones
+        more."""
+        w = recency_weight(np.arange(length, dtype=np.float64)[::-1], self.fold_in_half_life)
+        return w * (length / w.sum()) if length else w
 
     def ratings_of(self, histories, users) -> list[np.ndarray]:
         """Each history's ratings: its user's (``known_ratings``) with ``users``, else the implicit one."""
