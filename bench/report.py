@@ -114,6 +114,23 @@ def rating() -> list[str] | None:
                   "fit seconds", "seeds"], rows) + [""] + [n + "<br>" for n in notes[:-1]] + notes[-1:]
 
 
+def fold_in_intervals() -> list[str] | None:
+    data = load("fold_in_intervals")
+    if not data:
+        return None
+    bands = sorted((k for k in data["results"][0] if k.startswith("coverage_90_history_")),
+                   key=lambda k: int(k.removeprefix("coverage_90_history_").split("-")[0]))  # JSON sorts keys
+    rows = [[LABELS.get(r["model"], r["model"]),
+             "every rating alike" if r["fold_in_half_life"] is None else num(r["fold_in_half_life"], 1),
+             f"{r['rmse']:.4f}", *(f"{r[f'coverage_{p}']:.3f}" for p in (50, 80, 90)), f"{r['width_90']:.2f}",
+             " / ".join(f"{r[b]:.3f}" for b in bands), str(r["runs"])] for r in data["results"]]
+    lengths = " / ".join(b.removeprefix("coverage_90_history_").replace("-", "–").rstrip("–") + ("+" if b.endswith("-") else "")
+                         for b in bands)
+    return table(["model", "fold-in half-life", "RMSE", "in 50% interval", "in 80% interval",
+                  "in 90% interval", "90% width (★)", f"in 90% interval by history length ({lengths})",
+                  "seeds"], rows) + ["", source(data, "fold_in_intervals")]
+
+
 def _found(r: dict) -> str:
     """The share found, and the share proved impossible where the model's terms allow a proof."""
     proved = r.get("counterfactual_proved_none") or 0
@@ -334,7 +351,8 @@ def distill() -> list[str] | None:
 TABLES = {"quality": quality, "distill": distill, "rating": rating, "explain_quality": explain_quality,
           "explain_methods": explain_methods, "app": app, "index": index,
           "load": load_speed, "scale": scale, "compress": compress, "distributed": distributed,
-          "counterfactual_recall": counterfactual_recall, "api": api, "catalogue": catalogue}
+          "counterfactual_recall": counterfactual_recall, "api": api, "catalogue": catalogue,
+          "fold_in_intervals": fold_in_intervals}
 BLOCK = re.compile(r"(<!-- bench:(\w+) -->\n)(.*?)(<!-- /bench:\2 -->)", re.S)
 
 

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from common import RESULTS, print_table, write_results
+from common import RESULTS, command_line, print_table, write_results
 
 from recsys.data import load_dataset
 from recsys.evaluate import evaluate
@@ -63,9 +63,12 @@ def main() -> None:
                     ["model", "params", "valid_ndcg@10", "fit_s"])
         out[name] = rows
     path = RESULTS / "tune.json"
+    commands = [command_line()]
     if args.merge and path.exists():
-        out = {**json.loads(path.read_text())["results"], **out}
-    write_results("tune", {"results": out})
+        old = json.loads(path.read_text())
+        out = {**old["results"], **out}
+        commands = (old.get("commands") or [old["command"]]) + commands
+    write_results("tune", {"results": out, "commands": commands})
 
 
 def fit_grid(name: str, split) -> list[dict]:

@@ -232,7 +232,15 @@ def test_rating_mf_learns_a_low_rank_matrix(low_rank):
     assert ((pred >= 1) & (pred <= 5)).all()
 
 
-@pytest.mark.parametrize("half_life", [2.0, None])
+@pytest.fixture(params=[2.0, None], ids=["recent-most", "alike"])
+def half_life(low_rank, request):
+    """The fitted rating MF's fold-in half-life for one test, restored after it."""
+    model, before = low_rank[1], low_rank[1].fold_in_half_life
+    model.set_params(fold_in_half_life=request.param)
+    yield request.param
+    model.set_params(fold_in_half_life=before)
+
+
 def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank, half_life):
     """A known user's list is their rated history folded in: (b_u, p_u) minimise the training loss's
     share for that user with the item side fixed, each rating's error and penalty weighted by its
@@ -243,7 +251,6 @@ def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank, half_life):
 
     split, model = low_rank
     train = split.train
-    model.set_params(fold_in_half_life=half_life)
     assert not model.per_user_parameters
     Q, b_i = model.item_factors_.astype(np.float64), model.item_bias_.astype(np.float64)
     for u in (0, 1, 2, 3, 4):
@@ -272,7 +279,6 @@ def test_rating_mf_folds_a_known_user_in_as_training_would(low_rank, half_life):
         learned = model.set_params(user_vectors=True).score([history], users=[u])[0]
         model.set_params(user_vectors=False)
         assert not np.allclose(learned, scores), f"user {u}"
-    model.set_params(fold_in_half_life=2.0)
 
 
 def test_rating_mf_scores_an_unrated_history_at_the_implicit_rating(low_rank):

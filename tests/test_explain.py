@@ -3,6 +3,8 @@
 Exactness and additivity of each method, faithfulness of each model's default method, determinism,
 counterfactuals that hold when re-scored (and are as small as claimed), the stored explanations equal
 the live ones, sentences, attention frames and feature SHAP."""
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,13 +25,17 @@ from recsys.models import get_model
 @pytest.fixture(scope="module")
 def models(ml100k_split):
     train = ml100k_split.train
-    return {"itemknn": get_model("itemknn").fit(train), "markov": get_model("markov").fit(train),
-            "userknn": get_model("userknn").fit(train), "bpr": get_model("bpr", epochs=3).fit(train),
-            "gpt": get_model("gpt", epochs=2, layers=1, max_len=50).fit(train),
-            "bert": get_model("bert", epochs=1, layers=1, max_len=50).fit(train),
-            "pop": get_model("pop").fit(train),
-            # every rating alike: the long histories' many-removal cases below need it
-            "bpmf": get_model("bpmf", burn_in=20, samples=40, keep=5, fold_in_half_life=None).fit(train)}
+    out = {"itemknn": get_model("itemknn").fit(train), "markov": get_model("markov").fit(train),
+           "userknn": get_model("userknn").fit(train), "bpr": get_model("bpr", epochs=3).fit(train),
+           "gpt": get_model("gpt", epochs=2, layers=1, max_len=50).fit(train),
+           "bert": get_model("bert", epochs=1, layers=1, max_len=50).fit(train),
+           "pop": get_model("pop").fit(train),
+           "ratingmf": get_model("ratingmf").fit(train),
+           # every rating alike: the long histories' many-removal cases below need it
+           "bpmf": get_model("bpmf", burn_in=20, samples=40, keep=5, fold_in_half_life=None).fit(train)}
+    # the default fold-in (the latest ratings weigh most) on the same draws
+    out["bpmf-recent"] = copy.copy(out["bpmf"]).set_params(fold_in_half_life=get_model("bpmf").fold_in_half_life)
+    return out
 
 
 def _cases(split, n=6, lo=20, hi=120):
@@ -87,7 +93,8 @@ def test_default_method_is_faithful_and_deterministic_per_case(models, ml100k_sp
     assert not failures, f"{name}: (user, item, removal rank, same top 3) failing: {failures}"
 
 
-@pytest.mark.parametrize("name", ["itemknn", "markov", "userknn", "bpr", "gpt", "bert", "bpmf"])
+@pytest.mark.parametrize("name", ["itemknn", "markov", "userknn", "bpr", "gpt", "bert", "ratingmf", "bpmf",
+                                  "bpmf-recent"])
 def test_counterfactuals_hold_when_rescored_and_are_minimal(models, ml100k_split, name):
     model = models[name]
     failures, found = [], 0

@@ -120,9 +120,11 @@ def posterior(name: str, ctx: state.UserContext, item: int, titles: pd.Series) -
                                                     f"rating for user {ctx.raw_id}"))
     ends = [f"{label}: {p['predicted'][-1]:.2f}★ (90% {p['low'][-1]:.1f}–{p['high'][-1]:.1f}, "
             f"model's own spread ±{p['model_sd'][-1]:.2f})" for label, p in paths.items()]
+    recent = (", the latest of them weighing most, as for the list"
+              if bayes.fold_in_half_life is not None else "")
     st.caption("Each point folds the user's ratings so far into the posterior of their taste (one "
-               "Gaussian per kept Gibbs draw); the band is the 90% predictive interval, rating noise "
-               "included. " + " · ".join(ends))
+               f"Gaussian per kept Gibbs draw{recent}); the band is the 90% predictive interval, rating "
+               "noise included. " + " · ".join(ends))
 
 
 def attention(name: str, ctx: state.UserContext, built: list[str], titles: pd.Series) -> None:
@@ -201,7 +203,8 @@ def what_if(name: str, ctx: state.UserContext, models: list[str], knobs: tuple[i
     removed = widgets.item_picker(a, name, "Remove from the history", ctx.history[::-1], "whatif-remove",
                                   placeholder="Most recent first…")
     moved = widgets.item_picker(b, name, "Move to the most recent end (in this order)", ctx.history[::-1],
-                                "whatif-move", help="Reorders the history: sequence models read the order")
+                                "whatif-move", help="Reorders the history: the sequence models and the "
+                                                    "models that weigh the latest items most read the order")
     labels = widgets.item_labels(name)
     added = widgets.item_picker(c, name, "Add as the latest items", np.arange(len(labels)), "whatif-add",
                                 placeholder="Type a title…")

@@ -9,7 +9,8 @@ from recsys.rerank import reorders
 name, ds, built = state.open_page("Playground")
 
 titles = widgets.item_labels(name)
-st.caption("Histories are ordered as picked (the sequence models read the order); "
+st.caption("Histories are ordered as picked (the sequence models and the models that weigh the latest "
+           "items most read the order); "
            "models with per-user vectors fold the history in.")
 picked = widgets.item_picker(st, name, "Items this user watched, oldest first", np.arange(ds.n_items),
                              "pg-items", placeholder="Type a title…")

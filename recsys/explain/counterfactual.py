@@ -429,7 +429,7 @@ class _Search:
     def program(self, removed, ranks, single, max_removals):
         """For the items still in the top: ``additive_set`` over the single removals' effects
         (``single``: the scores of the whole history and of each single removal), re-scored. One set
-        each: where effects add up it holds (Bayesian MF on the 200 bench users: all 17 sets of the program
+        each: where effects add up it holds (Bayesian MF with every rating alike on the 200 bench users: all 17 sets of the program
         over every item and position held; 15 are found within the sizes ``additive_set`` keeps); where
         they do not, solving again without the set that failed found a few more, in 3–10 tries (UserKNN 3
         of 95 misses, Hybrid CF 3 of 71), at several times the cost."""
