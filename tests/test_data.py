@@ -186,3 +186,16 @@ def test_ratings_of_a_user(ml100k):
         assert ml100k.ratings_of(user) == expected, user
     some = list(expected)[:3] + [ml100k.n_items - 1 if ml100k.n_items - 1 not in expected else 0]
     assert ml100k.ratings_of(user, some) == {i: expected[i] for i in some if i in expected}
+
+
+def test_items_sharing_a_title_are_told_apart(ml100k):
+    """ml-100k lists two films as "Cape Fear" and some films twice ("Chasing Amy", ids 246 and 268): each
+    item's title names it alone, by year where that differs, else by id; the text models read keeps the
+    source's title."""
+    items = ml100k.items.set_index("item_id")
+    assert not ml100k.items["title"].duplicated().any(), \
+        ml100k.items["title"][ml100k.items["title"].duplicated(keep=False)].tolist()
+    assert {items.loc[218, "title"], items.loc[673, "title"]} == {"Cape Fear (1991)", "Cape Fear (1962)"}
+    assert items.loc[[246, 268], "title"].tolist() == ["Chasing Amy (item 246)", "Chasing Amy (item 268)"]
+    assert items.loc[1, "title"] == "Toy Story"                       # an unshared title stays as it was
+    assert items.loc[218, "text"].startswith("Cape Fear. ")

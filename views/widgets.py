@@ -26,13 +26,14 @@ from recsys.rerank import recommend_reranked, reorders
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def item_labels(dataset: str) -> np.ndarray:
-    """Every item as a person reads it: "The Prophecy II (1998)", or "item 1234" without a title."""
+    """Every item as a person reads it: "The Prophecy II (1998)", or "item 1234" without a title (a
+    title that already ends with its year, to tell it from another of that name, keeps one)."""
     items = state.get_dataset(dataset).items
     titles = items["title"] if "title" in items else pd.Series(pd.NA, index=items.index)
     years = items["year"] if "year" in items else pd.Series(pd.NA, index=items.index)
     ids = items["item_id"] if "item_id" in items else items.index.to_series()
     return np.array([(natural_title(t) if pd.notna(t) and str(t).strip() else f"item {i}")
-                     + (f" ({int(y)})" if pd.notna(y) else "")
+                     + (f" ({int(y)})" if pd.notna(y) and not str(t).endswith(f"({int(y)})") else "")
                      for t, y, i in zip(titles, years, ids)], dtype=object)
 
 

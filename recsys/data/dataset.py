@@ -334,6 +334,23 @@ def build_dataset(frame: pd.DataFrame, *, name: str, source: str, items: pd.Data
                    has_ratings=has_ratings, has_timestamps=has_timestamps)
 
 
+def distinct_titles(titles: np.ndarray, years: np.ndarray, item_ids: np.ndarray,
+                    own: np.ndarray) -> np.ndarray:
+    """Each item's own title, told apart where several items share one: by the year where it differs
+    ("Cape Fear (1962)", "Cape Fear (1991)"), else by the item id ("Chasing Amy (item 268)": ml-100k
+    lists some films twice), so that a list or a "because you watched" names one item. ``own``: the
+    item has a title of its own (placeholders like "item 12" are distinct already)."""
+    out = np.asarray(titles, dtype=object).copy()
+    shared = pd.Series(out).duplicated(keep=False).to_numpy() & np.asarray(own, bool)
+    for title in pd.unique(out[shared]):
+        group = np.flatnonzero(shared & (out == title))
+        group_years = pd.Series(years[group])
+        by_year = (group_years.notna() & ~group_years.duplicated(keep=False)).to_numpy()
+        for j, at in enumerate(group):
+            out[at] = f"{title} ({int(years[at])})" if by_year[j] else f"{title} (item {item_ids[at]})"
+    return out
+
+
 def _align_items(items: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFrame:
     """One row per item index, with title, genres, year and text filled for every item."""
     table = (items.reindex(pd.Index(item_ids)) if items is not None
@@ -355,6 +372,9 @@ def _align_items(items: pd.DataFrame | None, item_ids: np.ndarray) -> pd.DataFra
     text = named + ". Genres: " + genres_text + ". Year: " + year_text + ". " + extra
     table["text"] = (text.str.replace(r"(Genres: |Year: )\. ", "", regex=True)
                      .str.replace(r"^\. ", "", regex=True).str.strip().replace(".", ""))
+    # After the text: a model reads the title as the source gave it.
+    table["title"] = distinct_titles(table["title"].to_numpy(), table["year"].to_numpy(float, na_value=np.nan),
+                                     item_ids, own_title)
     other = [c for c in table.columns if c not in ITEM_COLUMNS]
     table = table[list(ITEM_COLUMNS) + other]
     table.index = pd.RangeIndex(len(item_ids), name="item")
