@@ -340,14 +340,14 @@ def distinct_titles(titles: np.ndarray, years: np.ndarray, item_ids: np.ndarray,
     ("Cape Fear (1962)", "Cape Fear (1991)"), else by the item id ("Chasing Amy (item 268)": ml-100k
     lists some films twice), so that a list or a "because you watched" names one item. ``own``: the
     item has a title of its own (placeholders like "item 12" are distinct already)."""
-    out = np.asarray(titles, dtype=object).copy()
-    shared = pd.Series(out).duplicated(keep=False).to_numpy() & np.asarray(own, bool)
-    for title in pd.unique(out[shared]):
-        group = np.flatnonzero(shared & (out == title))
-        group_years = pd.Series(years[group])
-        by_year = (group_years.notna() & ~group_years.duplicated(keep=False)).to_numpy()
-        for j, at in enumerate(group):
-            out[at] = f"{title} ({int(years[at])})" if by_year[j] else f"{title} (item {item_ids[at]})"
+    frame = pd.DataFrame({"title": np.asarray(titles, dtype=object), "year": years})
+    shared = frame["title"].duplicated(keep=False).to_numpy() & np.asarray(own, bool)
+    # The year tells an item apart where no other item has both its title and its year.
+    by_year = shared & frame["year"].notna().to_numpy() & ~frame.duplicated(keep=False).to_numpy()
+    by_id = shared & ~by_year
+    out = frame["title"].to_numpy().copy()
+    out[by_year] = [f"{t} ({int(y)})" for t, y in zip(out[by_year], years[by_year])]
+    out[by_id] = [f"{t} (item {i})" for t, i in zip(out[by_id], np.asarray(item_ids)[by_id])]
     return out
 
 
